@@ -1,0 +1,53 @@
+"""Read queries about who holds which role where."""
+
+from django.db.models import QuerySet
+
+from .models import Department, Membership, User
+
+
+def provider_department_ids(user: User) -> frozenset[int]:
+    """Departments where the user is agent or head (the provider side), cached per user object."""
+    cached = getattr(user, "_provider_department_ids", None)
+    if cached is None:
+        _load_roles(user)
+        cached = user._provider_department_ids  # type: ignore[attr-defined]
+    return cached
+
+
+def headed_department_ids(user: User) -> frozenset[int]:
+    cached = getattr(user, "_headed_department_ids", None)
+    if cached is None:
+        _load_roles(user)
+        cached = user._headed_department_ids  # type: ignore[attr-defined]
+    return cached
+
+
+def _load_roles(user: User) -> None:
+    provider: set[int] = set()
+    headed: set[int] = set()
+    if user.is_authenticated:
+        for department_id, role in Membership.objects.filter(
+            user=user, role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
+            department__is_active=True,
+        ).values_list("department_id", "role"):
+            provider.add(department_id)
+            if role == Membership.Role.HEAD:
+                headed.add(department_id)
+    user._provider_department_ids = frozenset(provider)  # type: ignore[attr-defined]
+    user._headed_department_ids = frozenset(headed)  # type: ignore[attr-defined]
+
+
+def is_agent_of(user: User, department_id: int) -> bool:
+    return department_id in provider_department_ids(user)
+
+
+def is_head_of(user: User, department_id: int) -> bool:
+    return department_id in headed_department_ids(user)
+
+
+def active_departments() -> QuerySet[Department]:
+    return Department.objects.filter(is_active=True).select_related("parent")
+
+
+def department_members(department: Department) -> QuerySet[Membership]:
+    return department.memberships.select_related("user").order_by("role", "user__username")

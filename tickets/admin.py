@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from .models import Attachment, Comment, Service, Ticket, TicketEvent
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "department", "category", "default_priority", "is_active"]
+    list_filter = ["department", "is_active", "category"]
+    search_fields = ["name", "category"]
+    list_select_related = ["department"]
+    filter_horizontal = ["allowed_consumers"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class EventInline(ReadOnlyInline):
+    model = TicketEvent
+    fields = ["at", "kind", "actor", "from_value", "to_value", "internal"]
+
+
+class CommentInline(ReadOnlyInline):
+    model = Comment
+    fields = ["created_at", "author", "internal", "body"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    """Read-only: ticket state changes go through the workflow (API and pages), never here."""
+
+    list_display = ["reference", "title", "provider_department", "requester", "assignee",
+                    "priority", "status", "created_at"]
+    list_filter = ["status", "priority", "provider_department"]
+    search_fields = ["reference", "title"]
+    list_select_related = ["provider_department", "requester", "assignee"]
+    show_full_result_count = False
+    inlines = [CommentInline, EventInline]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ["filename", "ticket", "size", "internal", "created_at"]
+    list_select_related = ["ticket"]
+    raw_id_fields = ["ticket", "comment"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,182 @@
+"""Ticket and catalog API: thin views that parse, call a service or selector, and render."""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import filters, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from departments.selectors import provider_department_ids
+from servicedesk.pagination import (
+    CreatedCursorPagination,
+    TicketCursorPagination,
+    TimelineCursorPagination,
+)
+
+from . import selectors, services
+from .filters import TicketFilter
+from .models import Service, Ticket
+from .serializers import (
+    AttachmentSerializer,
+    AttachmentUploadSerializer,
+    CommentCreateSerializer,
+    CommentSerializer,
+    ServiceSerializer,
+    TicketCreateSerializer,
+    TicketEventSerializer,
+    TicketSerializer,
+    TicketUpdateSerializer,
+    TransitionSerializer,
+)
+
+
+class ServiceViewSet(viewsets.ModelViewSet):
+    """The service catalog. Everyone reads active services; admins and heads of the
+    service's department write them."""
+
+    serializer_class = ServiceSerializer
+    filter_backends = [
+        *viewsets.ModelViewSet.filter_backends,  # type: ignore[attr-defined]
+        filters.SearchFilter,
+    ]
+    filterset_fields = ["department", "category", "is_active"]
+    search_fields = ["name", "description", "category"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Service]:
+        user = self.request.user
+        services_qs = Service.objects.select_related("department").prefetch_related(
+            "allowed_consumers").order_by("department__code", "category", "name", "id")
+        if getattr(self, "swagger_fake_view", False) or user.is_staff:
+            return services_qs
+        return services_qs.filter(
+            Q(is_active=True) | Q(department_id__in=provider_department_ids(user))
+        )
+
+    def perform_create(self, serializer: ServiceSerializer) -> None:
+        serializer.instance = services.save_service(actor=self.request.user,
+                                                    **serializer.validated_data)
+
+    def perform_update(self, serializer: ServiceSerializer) -> None:
+        serializer.instance = services.save_service(
+            actor=self.request.user, service=serializer.instance, **serializer.validated_data
+        )
+
+
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tickets the caller may see (404 for any other), with their workflow and timeline."""
+
+    serializer_class = TicketSerializer
+    pagination_class = TicketCursorPagination
+    filterset_class = TicketFilter
+    filter_backends = [
+        *viewsets.GenericViewSet.filter_backends,  # type: ignore[attr-defined]
+        filters.OrderingFilter,
+    ]
+    ordering_fields = ["created_at", "updated_at", "priority", "status", "response_due_at",
+                       "resolution_due_at"]
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        if getattr(self, "swagger_fake_view", False):
+            return Ticket.objects.none()
+        return selectors.ticket_list(self.request.user)
+
+    def _ticket(self) -> Ticket:
+        return get_object_or_404(selectors.visible_tickets(self.request.user), pk=self.kwargs["pk"])
+
+    def _render(self, ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
+        ticket = selectors.ticket_list(self.request.user).get(pk=ticket.pk)
+        return Response(TicketSerializer(ticket).data, status=code)
+
+    @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
+    def create(self, request: Request) -> Response:
+        data = TicketCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.file_ticket(requester=request.user, source=Ticket.Source.API,
+                                      **data.validated_data)
+        return self._render(ticket, status.HTTP_201_CREATED)
+
+    @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket()
+        data = TicketUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values: dict[str, Any] = dict(data.validated_data)
+        unassign = "assignee" in values and values["assignee"] is None
+        if unassign:
+            values.pop("assignee")
+        ticket = services.update_ticket(ticket=ticket, actor=request.user, unassign=unassign,
+                                        **values)
+        return self._render(ticket)
+
+    @extend_schema(request=TransitionSerializer, responses={200: TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def transitions(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket()
+        data = TransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.transition_ticket(ticket=ticket, actor=request.user,
+                                            **data.validated_data)
+        return self._render(ticket)
+
+    @extend_schema(methods=["GET"], responses={200: CommentSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=CommentCreateSerializer,
+                   responses={201: CommentSerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=CreatedCursorPagination)
+    def comments(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket()
+        if request.method == "POST":
+            data = CommentCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            comment = services.add_comment(ticket=ticket, author=request.user,
+                                           **data.validated_data)
+            comment = selectors.ticket_comments(request.user, ticket).get(pk=comment.pk)
+            return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.ticket_comments(request.user, ticket))
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(methods=["GET"], responses={200: AttachmentSerializer(many=True)})
+    @extend_schema(methods=["POST"], request={"multipart/form-data": AttachmentUploadSerializer},
+                   responses={201: AttachmentSerializer})
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser],
+            pagination_class=CreatedCursorPagination)
+    def attachments(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket()
+        if request.method == "POST":
+            data = AttachmentUploadSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            attachment = services.add_attachment(
+                ticket=ticket, uploaded_by=request.user, upload=data.validated_data["file"],
+                internal=data.validated_data["internal"],
+            )
+            return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.ticket_attachments(request.user, ticket))
+        return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)],
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The file.")},
+    )
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)",
+            parser_classes=[JSONParser])
+    def download_attachment(self, request: Request, pk: str, attachment_id: str) -> FileResponse:
+        ticket = self._ticket()
+        attachment = get_object_or_404(selectors.ticket_attachments(request.user, ticket),
+                                       pk=attachment_id)
+        return FileResponse(attachment.file.open("rb"), as_attachment=True,
+                            filename=attachment.filename, content_type=attachment.content_type)
+
+    @extend_schema(responses={200: TicketEventSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=TimelineCursorPagination)
+    def events(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket()
+        page = self.paginate_queryset(selectors.ticket_events(request.user, ticket))
+        return self.get_paginated_response(TicketEventSerializer(page, many=True).data)

@@ -1,0 +1,268 @@
+"""Service catalog, tickets, their comments, attachments and timeline."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Priority(models.TextChoices):
+    URGENT = "urgent", _("urgent")
+    HIGH = "high", _("high")
+    NORMAL = "normal", _("normal")
+    LOW = "low", _("low")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("new")
+    ASSIGNED = "assigned", _("assigned")
+    IN_PROGRESS = "in_progress", _("in progress")
+    WAITING = "waiting", _("waiting on requester")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING)
+
+
+class Service(models.Model):
+    """An entry in the catalog: something a provider department does for others."""
+
+    department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("provider department"),
+        on_delete=models.PROTECT,
+        related_name="services",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    form_schema = models.JSONField(_("form fields"), default=list, blank=True)
+    default_priority = models.CharField(
+        _("default priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    sla_policy = models.ForeignKey(
+        "slas.SlaPolicy",
+        verbose_name=_("SLA policy"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="services",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    allowed_consumers = models.ManyToManyField(
+        "departments.Department",
+        verbose_name=_("consumer departments allowed (empty = everyone)"),
+        blank=True,
+        related_name="requestable_services",
+    )
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ["department_id", "category", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "name"], name="service_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketSequence(models.Model):
+    """Last reference number used per department and year (reserved with an atomic upsert)."""
+
+    department = models.ForeignKey("departments.Department", on_delete=models.CASCADE)
+    year = models.PositiveSmallIntegerField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["department", "year"], name="ticket_sequence_unique"),
+        ]
+
+
+class Ticket(models.Model):
+    class Source(models.TextChoices):
+        WEB = "web", _("web")
+        API = "api", _("API")
+        EMAIL = "email", _("email")
+
+    reference = models.CharField(_("reference"), max_length=32, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="tickets")
+    provider_department = models.ForeignKey(
+        "departments.Department", on_delete=models.PROTECT, related_name="provided_tickets"
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    requester_department = models.ForeignKey(
+        "departments.Department",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="requested_tickets",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.NEW)
+    form_data = models.JSONField(_("form answers"), default=dict, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    # SLA clock (computed by the SLA engine).
+    sla_policy = models.ForeignKey(
+        "slas.SlaPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    response_due_at = models.DateTimeField(_("respond by"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolve by"), null=True, blank=True)
+    response_breached = models.BooleanField(_("response breached"), default=False)
+    resolution_breached = models.BooleanField(_("resolution breached"), default=False)
+    next_sla_check_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            # Cursor pagination orders by (-created_at, -id); every list filter starts from these.
+            models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
+            models.Index(fields=["provider_department", "status", "-created_at", "-id"],
+                         name="ticket_provider_status_idx"),
+            models.Index(fields=["requester", "-created_at", "-id"], name="ticket_requester_idx"),
+            models.Index(fields=["requester_department", "-created_at", "-id"],
+                         name="ticket_req_dept_idx"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
+            models.Index(fields=["service", "-created_at"], name="ticket_service_idx"),
+            models.Index(
+                fields=["next_sla_check_at"],
+                name="ticket_sla_check_idx",
+                condition=models.Q(next_sla_check_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(_("body"))
+    body_html = models.TextField(editable=False)
+    internal = models.BooleanField(_("internal note"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        indexes = [models.Index(fields=["ticket", "created_at"])]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on {self.ticket_id}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # The stored name never comes from the client: only the sanitised extension is kept.
+    return f"attachments/{instance.ticket_id}/{instance.token}{instance.extension}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    token = models.CharField(max_length=32, editable=False)
+    extension = models.CharField(max_length=10, editable=False)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [models.Index(fields=["ticket", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TicketEvent(models.Model):
+    """Append-only timeline and audit log of a ticket."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("created")
+        ASSIGNED = "assigned", _("assigned")
+        STATUS_CHANGED = "status_changed", _("status changed")
+        COMMENTED = "commented", _("commented")
+        ATTACHED = "attached", _("attachment added")
+        PRIORITY_CHANGED = "priority_changed", _("priority changed")
+        UPDATED = "updated", _("details updated")
+        FIRST_RESPONSE = "first_response", _("first response")
+        RESOLVED = "resolved", _("resolved")
+        REOPENED = "reopened", _("reopened")
+        SLA_WARNING = "sla_warning", _("SLA warning")
+        SLA_BREACHED = "sla_breached", _("SLA breached")
+        ESCALATED = "escalated", _("escalated")
+        RATED = "rated", _("rated")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_value = models.CharField(max_length=200, blank=True)
+    to_value = models.CharField(max_length=200, blank=True)
+    internal = models.BooleanField(default=False)
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+        indexes = [models.Index(fields=["ticket", "at", "id"])]
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind}"
+
+
+class EmailDelivery(models.Model):
+    """One email about one event to one person: the unique row makes a retried task send once."""
+
+    event = models.ForeignKey(TicketEvent, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "recipient"], name="email_delivery_unique"),
+        ]

@@ -1,0 +1,399 @@
+"""Every write the business cares about on tickets: filing, transitions, comments, attachments.
+
+Each function takes keyword arguments, runs in one transaction, records TicketEvents and
+schedules side effects (notifications) with `transaction.on_commit`. Callers resolve the
+ticket through `selectors.visible_tickets` first; these functions check the actor's right to
+act and lock the ticket row (`SELECT ... FOR UPDATE`) so concurrent writes serialise.
+"""
+
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from departments.models import Membership, User
+from departments.selectors import is_agent_of
+from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
+
+from . import workflow
+from .form_schema import clean_answers
+from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
+from .rendering import render_markdown
+from .selectors import actor_roles, can_request
+from .uploads import UploadRejected, check_upload
+
+FIRST_RESPONSE_STATUSES = (Status.IN_PROGRESS, Status.WAITING, Status.RESOLVED)
+
+
+def _next_reference(*, department_id: int, code: str, year: int) -> str:
+    """Reserve the next number for (department, year) with one atomic upsert (no gaps race)."""
+    table = "tickets_ticketsequence"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (department_id, year, last_value) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT (department_id, year) DO UPDATE SET last_value = {table}.last_value + 1 "
+            "RETURNING last_value",
+            [department_id, year],
+        )
+        (number,) = cursor.fetchone()
+    return f"{code}-{year}-{number:06d}"
+
+
+def _record(
+    ticket: Ticket,
+    kind: str,
+    *,
+    actor: User | None,
+    at: datetime,
+    from_value: str = "",
+    to_value: str = "",
+    internal: bool = False,
+    comment: Comment | None = None,
+) -> TicketEvent:
+    event = TicketEvent.objects.create(
+        ticket=ticket, kind=kind, actor=actor, at=at, from_value=from_value or "",
+        to_value=to_value or "", internal=internal, comment=comment,
+    )
+    if not internal:
+        transaction.on_commit(lambda: _enqueue_notification(event.pk))
+    return event
+
+
+def _enqueue_notification(event_id: int) -> None:
+    from .tasks import notify_ticket_event
+
+    notify_ticket_event.enqueue(event_id)
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _mark_first_response(ticket: Ticket, *, actor: User | None, at: datetime) -> None:
+    if ticket.first_response_at is None:
+        ticket.first_response_at = at
+        _record(ticket, TicketEvent.Kind.FIRST_RESPONSE, actor=actor, at=at)
+
+
+def _check_assignee(ticket: Ticket, assignee: User | None) -> None:
+    if assignee is None:
+        return
+    if not assignee.is_active or not is_agent_of(assignee, ticket.provider_department_id):
+        raise InvalidInput({"assignee": [_("must be an agent of the provider department")]})
+
+
+@transaction.atomic
+def file_ticket(
+    *,
+    requester: User,
+    service: Service,
+    title: str,
+    description: str = "",
+    priority: str | None = None,
+    form_data: dict[str, Any] | None = None,
+    source: str = Ticket.Source.WEB,
+    at: datetime | None = None,
+) -> Ticket:
+    """File a request to a service for the requester's home department."""
+    errors: dict[str, list[str]] = {}
+    if not service.is_active or not service.department.is_active:
+        errors["service"] = [_("this service is not available")]
+    elif not can_request(requester, service):
+        errors["service"] = [_("your department may not request this service")]
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = [_("this field is required")]
+    elif len(title) > 200:
+        errors["title"] = [_("must be at most 200 characters")]
+    if priority is not None and priority not in Priority.values:
+        errors["priority"] = [_("must be one of: %s") % ", ".join(Priority.values)]
+    cleaned, answer_errors = clean_answers(service.form_schema, form_data)
+    for key, message in answer_errors.items():
+        errors["form_data" if key == "form_data" else f"form_data.{key}"] = [message]
+    if errors:
+        raise InvalidInput(errors)
+
+    now = at or timezone.now()
+    year = now.astimezone(ZoneInfo(settings.TIME_ZONE)).year
+    department = service.department
+    ticket = Ticket.objects.create(
+        reference=_next_reference(department_id=department.pk, code=department.code, year=year),
+        title=title,
+        description=description or "",
+        service=service,
+        provider_department=department,
+        requester=requester,
+        requester_department_id=requester.department_id,
+        priority=priority or service.default_priority,
+        form_data=cleaned,
+        source=source,
+        created_at=now,
+    )
+    _record(ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status)
+    return ticket
+
+
+@transaction.atomic
+def transition_ticket(
+    *,
+    ticket: Ticket,
+    actor: User | None,
+    status: str,
+    assignee: User | None = None,
+    comment: str = "",
+    system: bool = False,
+) -> Ticket:
+    """Move a ticket to `status` if the status machine lets this actor do it.
+
+    `system=True` acts as the automatic side (requester's reply, auto-close).
+    """
+    ticket = _lock(ticket)
+    roles = frozenset({workflow.SYSTEM}) if system else actor_roles(actor, ticket)
+    source = ticket.status
+    if status not in Status.values:
+        raise InvalidInput({"status": [_("unknown status %s") % status]})
+    if not workflow.is_allowed(source, status, roles):
+        if not system and not roles:
+            raise NotAllowed(_("You may not act on this ticket."))
+        raise InvalidTransition(
+            _("A ticket cannot move from %(source)s to %(target)s by you.")
+            % {"source": source, "target": status},
+            from_status=source,
+            to_status=status,
+            allowed=workflow.allowed_targets(source, roles),
+        )
+    now = timezone.now()
+    if status == Status.ASSIGNED and assignee is None and ticket.assignee_id is None:
+        if workflow.AGENT in roles and actor is not None:
+            assignee = actor
+        else:
+            raise InvalidInput({"assignee": [_("an assignee is required to assign a ticket")]})
+    if assignee is not None and assignee.pk != ticket.assignee_id:
+        _check_assignee(ticket, assignee)
+        previous = ticket.assignee
+        ticket.assignee = assignee
+        _record(ticket, TicketEvent.Kind.ASSIGNED, actor=actor, at=now,
+                from_value=previous.username if previous else "", to_value=assignee.username)
+    if status == Status.IN_PROGRESS and ticket.assignee_id is None and workflow.AGENT in roles:
+        ticket.assignee = actor
+
+    ticket.status = status
+    _record(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, at=now,
+            from_value=source, to_value=status)
+    provider_move = bool(roles & {workflow.AGENT, workflow.HEAD}) and not system
+    if provider_move and status in FIRST_RESPONSE_STATUSES:
+        _mark_first_response(ticket, actor=actor, at=now)
+    if status == Status.RESOLVED:
+        ticket.resolved_at = now
+        _record(ticket, TicketEvent.Kind.RESOLVED, actor=actor, at=now)
+    elif source == Status.RESOLVED and status == Status.IN_PROGRESS:
+        ticket.resolved_at = None
+        _record(ticket, TicketEvent.Kind.REOPENED, actor=actor, at=now)
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+    ticket.save()
+    if comment:
+        add_comment(ticket=ticket, author=actor, body=comment, internal=False, _locked=True)
+    return ticket
+
+
+@transaction.atomic
+def update_ticket(
+    *,
+    ticket: Ticket,
+    actor: User,
+    title: str | None = None,
+    description: str | None = None,
+    priority: str | None = None,
+    assignee: User | None = None,
+    unassign: bool = False,
+) -> Ticket:
+    """Edit fields: title/description by the requester while new; priority/assignee by the provider."""
+    ticket = _lock(ticket)
+    roles = actor_roles(actor, ticket)
+    provider = bool(roles & {workflow.AGENT, workflow.HEAD})
+    errors: dict[str, list[str]] = {}
+    now = timezone.now()
+    if title is not None or description is not None:
+        if workflow.REQUESTER not in roles:
+            raise NotAllowed(_("Only the requester may edit the title and description."))
+        if ticket.status != Status.NEW:
+            raise InvalidTransition(
+                _("Title and description can only be edited while the ticket is new."),
+                from_status=ticket.status,
+            )
+        if title is not None:
+            title = title.strip()
+            if not title:
+                errors["title"] = [_("this field is required")]
+            elif len(title) > 200:
+                errors["title"] = [_("must be at most 200 characters")]
+    if priority is not None or assignee is not None or unassign:
+        if not provider:
+            raise NotAllowed(_("Only the provider department may change priority or assignee."))
+        if not ticket.is_open:
+            raise InvalidTransition(_("A ticket that is no longer open cannot be changed."),
+                                    from_status=ticket.status)
+        if priority is not None and priority not in Priority.values:
+            errors["priority"] = [_("must be one of: %s") % ", ".join(Priority.values)]
+    if errors:
+        raise InvalidInput(errors)
+
+    changed = False
+    if title is not None and title != ticket.title:
+        _record(ticket, TicketEvent.Kind.UPDATED, actor=actor, at=now, from_value="title",
+                to_value=title[:200])
+        ticket.title = title
+        changed = True
+    if description is not None and description != ticket.description:
+        _record(ticket, TicketEvent.Kind.UPDATED, actor=actor, at=now, to_value="description")
+        ticket.description = description
+        changed = True
+    if priority is not None and priority != ticket.priority:
+        _record(ticket, TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, at=now,
+                from_value=ticket.priority, to_value=priority)
+        ticket.priority = priority
+        changed = True
+    if assignee is not None and assignee.pk != ticket.assignee_id:
+        _check_assignee(ticket, assignee)
+        _record(ticket, TicketEvent.Kind.ASSIGNED, actor=actor, at=now,
+                from_value=ticket.assignee.username if ticket.assignee else "",
+                to_value=assignee.username)
+        ticket.assignee = assignee
+        if ticket.status == Status.NEW:
+            ticket.status = Status.ASSIGNED
+            _record(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, at=now,
+                    from_value=Status.NEW, to_value=Status.ASSIGNED)
+        changed = True
+    elif unassign and ticket.assignee_id is not None:
+        _record(ticket, TicketEvent.Kind.ASSIGNED, actor=actor, at=now,
+                from_value=ticket.assignee.username, to_value="")
+        ticket.assignee = None
+        changed = True
+    if changed:
+        ticket.save()
+    return ticket
+
+
+@transaction.atomic
+def add_comment(
+    *,
+    ticket: Ticket,
+    author: User | None,
+    body: str,
+    internal: bool = False,
+    _locked: bool = False,
+) -> Comment:
+    """Reply on a ticket. Internal notes are for the provider side only.
+
+    A public reply by the provider is a first response; a reply by the requester while the
+    ticket waits on them puts it back in progress.
+    """
+    if not _locked:
+        ticket = _lock(ticket)
+    roles = actor_roles(author, ticket) if author is not None else frozenset()
+    provider = bool(roles & {workflow.AGENT, workflow.HEAD})
+    if author is not None and not roles:
+        raise NotAllowed(_("You may not comment on this ticket."))
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput({"body": [_("this field is required")]})
+    if len(body) > 20000:
+        raise InvalidInput({"body": [_("must be at most 20000 characters")]})
+    if internal and not provider:
+        raise NotAllowed(_("Only the provider department may write internal notes."))
+    if ticket.status in (Status.CLOSED, Status.CANCELLED) and not internal:
+        raise InvalidTransition(_("This ticket is finished; open a new request instead."),
+                                from_status=ticket.status)
+    now = timezone.now()
+    comment = Comment.objects.create(
+        ticket=ticket, author=author, body=body, body_html=render_markdown(body), internal=internal
+    )
+    _record(ticket, TicketEvent.Kind.COMMENTED, actor=author, at=now, internal=internal,
+            comment=comment)
+    if provider and not internal:
+        if ticket.first_response_at is None:
+            _mark_first_response(ticket, actor=author, at=now)
+            ticket.save(update_fields=["first_response_at", "updated_at"])
+    elif workflow.REQUESTER in roles and ticket.status == Status.WAITING:
+        transition_ticket(ticket=ticket, actor=author, status=Status.IN_PROGRESS, system=True)
+    else:
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    return comment
+
+
+@transaction.atomic
+def add_attachment(
+    *,
+    ticket: Ticket,
+    uploaded_by: User,
+    upload: UploadedFile,
+    internal: bool = False,
+) -> Attachment:
+    """Attach a file after checking its size, type and name; internal files are provider-only."""
+    ticket = _lock(ticket)
+    roles = actor_roles(uploaded_by, ticket)
+    if not roles:
+        raise NotAllowed(_("You may not add files to this ticket."))
+    if internal and not roles & {workflow.AGENT, workflow.HEAD}:
+        raise NotAllowed(_("Only the provider department may add internal files."))
+    if ticket.status in (Status.CLOSED, Status.CANCELLED):
+        raise InvalidTransition(_("This ticket is finished."), from_status=ticket.status)
+    try:
+        checked = check_upload(upload.name or "", upload, upload.size or 0,
+                               settings.ATTACHMENT_MAX_BYTES)
+    except UploadRejected as rejected:
+        raise InvalidInput({"file": [str(rejected)]}) from None
+    attachment = Attachment(
+        ticket=ticket, uploaded_by=uploaded_by, token=secrets.token_hex(16),
+        extension=checked.extension, filename=checked.filename,
+        content_type=checked.content_type, size=checked.size, internal=internal,
+    )
+    attachment.file.save(attachment.token + checked.extension, upload, save=False)
+    try:
+        attachment.save()
+        _record(ticket, TicketEvent.Kind.ATTACHED, actor=uploaded_by, at=timezone.now(),
+                to_value=checked.filename, internal=internal)
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+    except Exception:
+        # The row did not make it: the stored file must not stay behind as an orphan.
+        attachment.file.delete(save=False)
+        raise
+    return attachment
+
+
+def agents_of(department_id: int) -> list[User]:
+    return list(
+        User.objects.filter(
+            memberships__department_id=department_id,
+            memberships__role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
+            is_active=True,
+        ).order_by("username")
+    )
+
+
+@transaction.atomic
+def save_service(*, actor: User, service: Service | None = None, **fields: Any) -> Service:
+    """Create or edit a catalog entry: admins, or heads of the service's department."""
+    from departments.selectors import is_head_of
+
+    allowed_consumers = fields.pop("allowed_consumers", None)
+    service = service or Service()
+    departments = {fields.get("department", getattr(service, "department", None))}
+    if service.pk:
+        departments.add(service.department)
+    if not actor.is_staff and not all(d is not None and is_head_of(actor, d.pk)
+                                      for d in departments):
+        raise NotAllowed(_("Only admins and heads of the department may edit its services."))
+    for name, value in fields.items():
+        setattr(service, name, value)
+    service.save()
+    if allowed_consumers is not None:
+        service.allowed_consumers.set(allowed_consumers)
+    return service
