@@ -1,0 +1,76 @@
+"""Shared fixtures: a small company with a provider (IT) and a consumer (HR) department."""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from departments.models import Department, Membership, User
+from tests.factories import DepartmentFactory, ServiceFactory, UserFactory, make_member
+from tickets.models import Service
+
+
+@pytest.fixture(autouse=True)
+def _media_and_cache(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@dataclass
+class Company:
+    it: Department
+    hr: Department
+    finance: Department
+    service: Service
+    requester: User  # employee of HR
+    other_employee: User  # another employee of HR, not head
+    hr_head: User  # head of HR (sees HR's tickets as consumer)
+    agent: User  # agent of IT
+    agent2: User  # second agent of IT
+    it_head: User  # head of IT
+    finance_agent: User  # agent of another provider
+
+
+@pytest.fixture
+def company(db) -> Company:
+    it = DepartmentFactory(name="信息技术部", code="IT")
+    hr = DepartmentFactory(name="人力资源部", code="HR")
+    finance = DepartmentFactory(name="财务部", code="FIN")
+    service = ServiceFactory(
+        department=it,
+        name="笔记本电脑申请",
+        form_schema=[
+            {"key": "model", "label": "型号", "type": "choice", "choices": ["14寸", "16寸"],
+             "required": True},
+            {"key": "needed_by", "label": "需要日期", "type": "date", "required": False},
+            {"key": "count", "label": "数量", "type": "number", "required": False},
+        ],
+    )
+    requester = UserFactory(username="requester", department=hr)
+    other_employee = UserFactory(username="other", department=hr)
+    hr_head = UserFactory(username="hrhead", department=hr)
+    Membership.objects.update_or_create(user=hr_head, department=hr,
+                                        defaults={"role": Membership.Role.HEAD})
+    agent = make_member(it, Membership.Role.AGENT, username="agent", department=it)
+    agent2 = make_member(it, Membership.Role.AGENT, username="agent2", department=it)
+    it_head = make_member(it, Membership.Role.HEAD, username="ithead", department=it)
+    finance_agent = make_member(finance, Membership.Role.AGENT, username="finagent",
+                                department=finance)
+    return Company(it, hr, finance, service, requester, other_employee, hr_head, agent, agent2,
+                   it_head, finance_agent)
+
+
+@pytest.fixture
+def api():
+    """Make an APIClient authenticated as a user (session-less, like an external client)."""
+
+    def _client(user: User | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return _client
