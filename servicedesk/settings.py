@@ -174,6 +174,9 @@ EMAIL_BACKEND = env.str(
     if not IS_PRODUCTION
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+if env.str("EMAIL_URL", default=""):
+    # e.g. smtp+tls://user:password@mail.example.com:587
+    vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="servicedesk@example.com")
 
 REST_FRAMEWORK = {
