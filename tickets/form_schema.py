@@ -12,6 +12,9 @@ FIELD_TYPES = ("text", "textarea", "number", "date", "choice")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 MAX_TEXT = 200
 MAX_TEXTAREA = 5000
+# Answers are stored as JSON and read by browsers: keep numbers well inside exact doubles, and
+# refuse what PostgreSQL's jsonb cannot store (NUL characters) instead of failing on save.
+MAX_NUMBER = Decimal(10) ** 15
 
 
 class SchemaError(ValueError):
@@ -47,8 +50,8 @@ def validate_schema(schema: Any) -> list[dict[str, Any]]:
             errors[f"{where}.type"] = f"must be one of {', '.join(FIELD_TYPES)}"
             continue
         label = field.get("label", key)
-        if not isinstance(label, str) or not label.strip():
-            errors[f"{where}.label"] = "must be a non-empty string"
+        if not isinstance(label, str) or not label.strip() or "\x00" in label:
+            errors[f"{where}.label"] = "must be a non-empty string without NUL characters"
             continue
         required = field.get("required", False)
         if not isinstance(required, bool):
@@ -60,7 +63,7 @@ def validate_schema(schema: Any) -> list[dict[str, Any]]:
             if (
                 not isinstance(choices, list)
                 or not choices
-                or not all(isinstance(c, str) and c for c in choices)
+                or not all(isinstance(c, str) and c and "\x00" not in c for c in choices)
                 or len(set(choices)) != len(choices)
             ):
                 errors[f"{where}.choices"] = "a choice field needs a list of distinct strings"
@@ -102,6 +105,9 @@ def clean_answers(schema: list[dict[str, Any]], answers: Any) -> tuple[dict[str,
             if not isinstance(value, str):
                 errors[key] = "must be text"
                 continue
+            if "\x00" in value:
+                errors[key] = "must not contain NUL characters"
+                continue
             limit = MAX_TEXT if ftype == "text" else MAX_TEXTAREA
             if len(value) > limit:
                 errors[key] = f"must be at most {limit} characters"
@@ -118,6 +124,9 @@ def clean_answers(schema: list[dict[str, Any]], answers: Any) -> tuple[dict[str,
                 continue
             if not number.is_finite():
                 errors[key] = "must be a finite number"
+                continue
+            if abs(number) >= MAX_NUMBER:
+                errors[key] = "must be less than 10^15 in absolute value"
                 continue
             cleaned[key] = int(number) if number == number.to_integral_value() else float(number)
         elif ftype == "date":
