@@ -34,8 +34,13 @@ class DepartmentViewSet(viewsets.ModelViewSet):
 
 
 @extend_schema(parameters=[OpenApiParameter("department_id", int, OpenApiParameter.PATH)])
-class MembershipViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                        mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class MembershipViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Members of a department with their role; `{user}` in the path is the user's id."""
 
     serializer_class = MembershipSerializer
@@ -55,14 +60,16 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.U
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = services.set_membership(
-            user=serializer.validated_data["user"], department=self.get_department(),
+            user=serializer.validated_data["user"],
+            department=self.get_department(),
             role=serializer.validated_data.get("role", Membership.Role.MEMBER),
         )
         return Response(self.get_serializer(membership).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: MembershipSerializer) -> None:
         serializer.instance = services.set_membership(
-            user=serializer.instance.user, department=serializer.instance.department,
+            user=serializer.instance.user,
+            department=serializer.instance.department,
             role=serializer.validated_data.get("role", serializer.instance.role),
         )
 
@@ -81,8 +88,9 @@ class UserViewSet(viewsets.ModelViewSet):
             serializer.instance = services.save_user(**serializer.validated_data)
 
     def perform_update(self, serializer: UserSerializer) -> None:
-        serializer.instance = services.save_user(user=serializer.instance,
-                                                 **serializer.validated_data)
+        serializer.instance = services.save_user(
+            user=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance: User) -> None:
         # People leave; their tickets stay. Deactivate instead of deleting.

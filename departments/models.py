@@ -84,7 +84,9 @@ class Membership(models.Model):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
-            models.UniqueConstraint(fields=["user", "department"], name="membership_unique_user_dept"),
+            models.UniqueConstraint(
+                fields=["user", "department"], name="membership_unique_user_dept"
+            ),
         ]
         indexes = [models.Index(fields=["department", "role"])]
 

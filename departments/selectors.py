@@ -27,7 +27,8 @@ def _load_roles(user: User) -> None:
     headed: set[int] = set()
     if user.is_authenticated:
         for department_id, role in Membership.objects.filter(
-            user=user, role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
+            user=user,
+            role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
             department__is_active=True,
         ).values_list("department_id", "role"):
             provider.add(department_id)

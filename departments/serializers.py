@@ -13,7 +13,9 @@ class DepartmentSerializer(serializers.ModelSerializer):
     def validate_code(self, value: str) -> str:
         value = value.strip().upper()
         if not value.isalnum() or not value[0].isalpha() or not value.isascii():
-            raise serializers.ValidationError(_("use letters and digits only, starting with a letter"))
+            raise serializers.ValidationError(
+                _("use letters and digits only, starting with a letter")
+            )
         return value
 
     def validate_parent(self, parent: Department | None) -> Department | None:
@@ -35,12 +37,22 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}
+    )
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "first_name", "last_name", "password", "department",
-                  "is_active"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "password",
+            "department",
+            "is_active",
+        ]
 
     def validate(self, attrs: dict) -> dict:
         password = attrs.get("password")

@@ -33,13 +33,17 @@ class ObtainTokenView(APIView):
     authentication_classes: list = []
     throttle_classes = [AuthRateThrottle]
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer},
-                   auth=[])
+    @extend_schema(
+        request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, auth=[]
+    )
     def post(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"],
-                            password=data.validated_data["password"])
+        user = authenticate(
+            request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
         if user is None or not user.is_active:
             raise InvalidCredentials(_("Unable to sign in with those credentials."))
         token, _created = Token.objects.get_or_create(user=user)

@@ -59,7 +59,11 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, list[str]]:
         for key, value in data.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             out.update(_flatten(value, path))
-    elif isinstance(data, list) and data and all(isinstance(x, (str, exceptions.ErrorDetail)) for x in data):
+    elif (
+        isinstance(data, list)
+        and data
+        and all(isinstance(x, (str, exceptions.ErrorDetail)) for x in data)
+    ):
         out[prefix or "non_field_errors"] = [str(x) for x in data]
     elif isinstance(data, list):
         for index, value in enumerate(data):

@@ -21,5 +21,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as error:
         checks["broker"] = f"error: {type(error).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )

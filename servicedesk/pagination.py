@@ -1,4 +1,4 @@
-"""Pagination: bounded pages everywhere; cursor pagination for tickets (no COUNT(*) on big tables)."""
+"""Pagination: bounded pages everywhere; cursor pagination for tickets (no COUNT(*))."""
 
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request

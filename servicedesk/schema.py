@@ -42,8 +42,11 @@ class ServiceDeskAutoSchema(AutoSchema):
             codes.append("409")
         responses = operation.setdefault("responses", {})
         for code in codes:
-            responses.setdefault(code, {
-                "content": {"application/json": {"schema": error_ref}},
-                "description": ERROR_DESCRIPTIONS[code],
-            })
+            responses.setdefault(
+                code,
+                {
+                    "content": {"application/json": {"schema": error_ref}},
+                    "description": ERROR_DESCRIPTIONS[code],
+                },
+            )
         return operation

@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Service Desk API",
-    "DESCRIPTION": "Internal service desk: departments, service catalog, tickets and their workflow.",
+    "DESCRIPTION": "Internal service desk: departments, catalog, tickets and their workflow.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -19,8 +19,11 @@ class SafeEnqueueTask(Task):
 
     def enqueue(self, *args: Any, **kwargs: Any) -> None:
         try:
-            self.apply_async(args=args, kwargs=kwargs, retry=True,
-                             retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                           "interval_step": 0.5})
+            self.apply_async(
+                args=args,
+                kwargs=kwargs,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )
         except Exception:
             logger.exception("could not enqueue %s%r", self.name, args)

@@ -11,8 +11,9 @@ from .health import healthz
 
 router = DefaultRouter()
 router.register("departments", DepartmentViewSet, basename="department")
-router.register(r"departments/(?P<department_id>\d+)/members", MembershipViewSet,
-                basename="department-member")
+router.register(
+    r"departments/(?P<department_id>\d+)/members", MembershipViewSet, basename="department-member"
+)
 router.register("users", UserViewSet, basename="user")
 router.register("services", ServiceViewSet, basename="service")
 router.register("tickets", TicketViewSet, basename="ticket")

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class SlasConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'slas'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "slas"

@@ -6,8 +6,15 @@ from django.utils.translation import gettext_lazy as _
 
 def default_working_hours() -> dict[str, list[list[str]]]:
     weekday = [["09:00", "12:00"], ["13:00", "18:00"]]
-    return {"mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday,
-            "sat": [], "sun": []}
+    return {
+        "mon": weekday,
+        "tue": weekday,
+        "wed": weekday,
+        "thu": weekday,
+        "fri": weekday,
+        "sat": [],
+        "sun": [],
+    }
 
 
 class BusinessCalendar(models.Model):
@@ -47,7 +54,9 @@ class CalendarDay(models.Model):
 
 class SlaPolicy(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
-    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="policies")
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, related_name="policies"
+    )
     targets = models.JSONField(_("targets (business minutes)"), default=dict)
     warning_percent = models.PositiveSmallIntegerField(_("warning threshold %"), default=75)
     ladder = models.JSONField(_("escalation ladder"), default=list, blank=True)

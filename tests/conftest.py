@@ -1,5 +1,6 @@
 """Shared fixtures: a small company with a provider (IT) and a consumer (HR) department."""
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
@@ -11,12 +12,24 @@ from tickets.models import Service
 
 
 @pytest.fixture(autouse=True)
-def _media_and_cache(settings, tmp_path):
+def _media_cache_and_hashing(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Fixtures create many users; the production hasher would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
     cache.clear()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_task_queue():
+    """Tests that commit enqueue notification tasks; leave no backlog in the test broker."""
+    yield
+    from servicedesk.celery import app
+
+    with contextlib.suppress(Exception):  # broker already gone: nothing to clean
+        app.control.purge()
 
 
 @dataclass
@@ -43,8 +56,13 @@ def company(db) -> Company:
         department=it,
         name="笔记本电脑申请",
         form_schema=[
-            {"key": "model", "label": "型号", "type": "choice", "choices": ["14寸", "16寸"],
-             "required": True},
+            {
+                "key": "model",
+                "label": "型号",
+                "type": "choice",
+                "choices": ["14寸", "16寸"],
+                "required": True,
+            },
             {"key": "needed_by", "label": "需要日期", "type": "date", "required": False},
             {"key": "count", "label": "数量", "type": "number", "required": False},
         ],
@@ -52,15 +70,28 @@ def company(db) -> Company:
     requester = UserFactory(username="requester", department=hr)
     other_employee = UserFactory(username="other", department=hr)
     hr_head = UserFactory(username="hrhead", department=hr)
-    Membership.objects.update_or_create(user=hr_head, department=hr,
-                                        defaults={"role": Membership.Role.HEAD})
+    Membership.objects.update_or_create(
+        user=hr_head, department=hr, defaults={"role": Membership.Role.HEAD}
+    )
     agent = make_member(it, Membership.Role.AGENT, username="agent", department=it)
     agent2 = make_member(it, Membership.Role.AGENT, username="agent2", department=it)
     it_head = make_member(it, Membership.Role.HEAD, username="ithead", department=it)
-    finance_agent = make_member(finance, Membership.Role.AGENT, username="finagent",
-                                department=finance)
-    return Company(it, hr, finance, service, requester, other_employee, hr_head, agent, agent2,
-                   it_head, finance_agent)
+    finance_agent = make_member(
+        finance, Membership.Role.AGENT, username="finagent", department=finance
+    )
+    return Company(
+        it,
+        hr,
+        finance,
+        service,
+        requester,
+        other_employee,
+        hr_head,
+        agent,
+        agent2,
+        it_head,
+        finance_agent,
+    )
 
 
 @pytest.fixture

@@ -36,8 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_member(provider: Department, role: str, **kwargs) -> User:
     """A user (home department from kwargs, else a new one) holding `role` in `provider`."""
     user = UserFactory(**kwargs)
-    Membership.objects.update_or_create(user=user, department=provider,
-                                        defaults={"role": role})
+    Membership.objects.update_or_create(user=user, department=provider, defaults={"role": role})
     return user
 
 

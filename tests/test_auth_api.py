@@ -13,19 +13,13 @@ TOKEN_URL = "/api/v1/auth/token/"
 PASSWORD = "pw-Secret-123"  # tests.factories.UserFactory's password
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def employee(db):
     return UserFactory(username="zhang.wei")
 
 
 def sign_in(username: str, password: str) -> object:
-    return APIClient().post(TOKEN_URL, {"username": username, "password": password},
-                            format="json")
+    return APIClient().post(TOKEN_URL, {"username": username, "password": password}, format="json")
 
 
 def test_good_credentials_return_a_token(employee):
@@ -98,8 +92,9 @@ def test_a_sign_in_without_password_names_the_missing_field(employee):
 
 def test_sign_in_attempts_are_throttled(employee, monkeypatch):
     # DRF reads rates into a class attribute at import time, so patch the class, not settings.
-    monkeypatch.setattr(AuthRateThrottle, "THROTTLE_RATES",
-                        {**AuthRateThrottle.THROTTLE_RATES, "auth": "3/min"})
+    monkeypatch.setattr(
+        AuthRateThrottle, "THROTTLE_RATES", {**AuthRateThrottle.THROTTLE_RATES, "auth": "3/min"}
+    )
     for _ in range(3):
         assert sign_in("zhang.wei", "wrong-password").status_code == 400
     response = sign_in("zhang.wei", PASSWORD)  # even the right password waits

@@ -1,4 +1,4 @@
-"""Settings come from the environment; production refuses insecure values; the compose file is valid."""
+"""Settings come from the environment; production refuses insecure values; compose is valid."""
 
 import os
 import shutil
@@ -12,11 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")
+    }
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -27,25 +34,41 @@ def test_production_refuses_the_development_secret_key():
 
 
 def test_production_refuses_debug():
-    result = run_manage("check", env={"DJANGO_ENV": "production", "SECRET_KEY": "k" * 60,
-                                      "DEBUG": "true"})
+    result = run_manage(
+        "check", env={"DJANGO_ENV": "production", "SECRET_KEY": "k" * 60, "DEBUG": "true"}
+    )
     assert result.returncode != 0
     assert "DEBUG must be off" in result.stderr
 
 
 def test_production_settings_pass_djangos_deploy_checks():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING",
-                        env={"DJANGO_ENV": "production",
-                             "SECRET_KEY": "a9f$Kq2!vL7#pX0@zR5^wN8&bT3*mY6(cH1)dJ4_eG9+sQ2=uV",
-                             "ALLOWED_HOSTS": "desk.example.com"})
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DJANGO_ENV": "production",
+            "SECRET_KEY": "a9f$Kq2!vL7#pX0@zR5^wN8&bT3*mY6(cH1)dJ4_eG9+sQ2=uV",
+            "ALLOWED_HOSTS": "desk.example.com",
+        },
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None,
-                    reason="Debian's docker-compose package is not installed")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="Debian's docker-compose package is not installed",
+)
 def test_compose_file_is_valid_and_has_the_production_services():
-    result = subprocess.run(["docker-compose", "config"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, env={**os.environ, "SECRET_KEY": "x" * 50})
+    result = subprocess.run(
+        ["docker-compose", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SECRET_KEY": "x" * 50},
+    )
     assert result.returncode == 0, result.stderr
     for service in ("postgres:", "redis:", "web:", "worker:", "beat:"):
         assert f"  {service}" in result.stdout

@@ -37,8 +37,16 @@ class CommentInline(ReadOnlyInline):
 class TicketAdmin(admin.ModelAdmin):
     """Read-only: ticket state changes go through the workflow (API and pages), never here."""
 
-    list_display = ["reference", "title", "provider_department", "requester", "assignee",
-                    "priority", "status", "created_at"]
+    list_display = [
+        "reference",
+        "title",
+        "provider_department",
+        "requester",
+        "assignee",
+        "priority",
+        "status",
+        "created_at",
+    ]
     list_filter = ["status", "priority", "provider_department"]
     search_fields = ["reference", "title"]
     list_select_related = ["provider_department", "requester", "assignee"]

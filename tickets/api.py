@@ -52,8 +52,11 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Service]:
         user = self.request.user
-        services_qs = Service.objects.select_related("department").prefetch_related(
-            "allowed_consumers").order_by("department__code", "category", "name", "id")
+        services_qs = (
+            Service.objects.select_related("department")
+            .prefetch_related("allowed_consumers")
+            .order_by("department__code", "category", "name", "id")
+        )
         if getattr(self, "swagger_fake_view", False) or user.is_staff:
             return services_qs
         return services_qs.filter(
@@ -61,8 +64,9 @@ class ServiceViewSet(viewsets.ModelViewSet):
         )
 
     def perform_create(self, serializer: ServiceSerializer) -> None:
-        serializer.instance = services.save_service(actor=self.request.user,
-                                                    **serializer.validated_data)
+        serializer.instance = services.save_service(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer: ServiceSerializer) -> None:
         serializer.instance = services.save_service(
@@ -80,8 +84,14 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         *viewsets.GenericViewSet.filter_backends,  # type: ignore[attr-defined]
         filters.OrderingFilter,
     ]
-    ordering_fields = ["created_at", "updated_at", "priority", "status", "response_due_at",
-                       "resolution_due_at"]
+    ordering_fields = [
+        "created_at",
+        "updated_at",
+        "priority",
+        "status",
+        "response_due_at",
+        "resolution_due_at",
+    ]
     ordering = ("-created_at", "-id")
 
     def get_queryset(self) -> QuerySet[Ticket]:
@@ -100,8 +110,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request: Request) -> Response:
         data = TicketCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ticket = services.file_ticket(requester=request.user, source=Ticket.Source.API,
-                                      **data.validated_data)
+        ticket = services.file_ticket(
+            requester=request.user, source=Ticket.Source.API, **data.validated_data
+        )
         return self._render(ticket, status.HTTP_201_CREATED)
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
@@ -113,8 +124,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         unassign = "assignee" in values and values["assignee"] is None
         if unassign:
             values.pop("assignee")
-        ticket = services.update_ticket(ticket=ticket, actor=request.user, unassign=unassign,
-                                        **values)
+        ticket = services.update_ticket(
+            ticket=ticket, actor=request.user, unassign=unassign, **values
+        )
         return self._render(ticket)
 
     @extend_schema(request=TransitionSerializer, responses={200: TicketSerializer})
@@ -123,38 +135,50 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self._ticket()
         data = TransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ticket = services.transition_ticket(ticket=ticket, actor=request.user,
-                                            **data.validated_data)
+        ticket = services.transition_ticket(
+            ticket=ticket, actor=request.user, **data.validated_data
+        )
         return self._render(ticket)
 
     @extend_schema(methods=["GET"], responses={200: CommentSerializer(many=True)})
-    @extend_schema(methods=["POST"], request=CommentCreateSerializer,
-                   responses={201: CommentSerializer})
+    @extend_schema(
+        methods=["POST"], request=CommentCreateSerializer, responses={201: CommentSerializer}
+    )
     @action(detail=True, methods=["get", "post"], pagination_class=CreatedCursorPagination)
     def comments(self, request: Request, pk: str) -> Response:
         ticket = self._ticket()
         if request.method == "POST":
             data = CommentCreateSerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            comment = services.add_comment(ticket=ticket, author=request.user,
-                                           **data.validated_data)
+            comment = services.add_comment(
+                ticket=ticket, author=request.user, **data.validated_data
+            )
             comment = selectors.ticket_comments(request.user, ticket).get(pk=comment.pk)
             return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.ticket_comments(request.user, ticket))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(methods=["GET"], responses={200: AttachmentSerializer(many=True)})
-    @extend_schema(methods=["POST"], request={"multipart/form-data": AttachmentUploadSerializer},
-                   responses={201: AttachmentSerializer})
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser],
-            pagination_class=CreatedCursorPagination)
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: AttachmentSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser, FormParser],
+        pagination_class=CreatedCursorPagination,
+    )
     def attachments(self, request: Request, pk: str) -> Response:
         ticket = self._ticket()
         if request.method == "POST":
             data = AttachmentUploadSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             attachment = services.add_attachment(
-                ticket=ticket, uploaded_by=request.user, upload=data.validated_data["file"],
+                ticket=ticket,
+                uploaded_by=request.user,
+                upload=data.validated_data["file"],
                 internal=data.validated_data["internal"],
             )
             return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
@@ -165,14 +189,23 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)],
         responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The file.")},
     )
-    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)",
-            parser_classes=[JSONParser])
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"attachments/(?P<attachment_id>\d+)",
+        parser_classes=[JSONParser],
+    )
     def download_attachment(self, request: Request, pk: str, attachment_id: str) -> FileResponse:
         ticket = self._ticket()
-        attachment = get_object_or_404(selectors.ticket_attachments(request.user, ticket),
-                                       pk=attachment_id)
-        return FileResponse(attachment.file.open("rb"), as_attachment=True,
-                            filename=attachment.filename, content_type=attachment.content_type)
+        attachment = get_object_or_404(
+            selectors.ticket_attachments(request.user, ticket), pk=attachment_id
+        )
+        return FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+        )
 
     @extend_schema(responses={200: TicketEventSerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=TimelineCursorPagination)

@@ -9,21 +9,30 @@ class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    status = ChoiceInFilter(field_name="status", lookup_expr="in", choices=Status.choices,
-                            help_text="Comma-separated statuses.")
-    priority = ChoiceInFilter(field_name="priority", lookup_expr="in", choices=Priority.choices,
-                              help_text="Comma-separated priorities.")
-    breached = django_filters.BooleanFilter(method="filter_breached",
-                                            help_text="true: response or resolution breached.")
-    search = django_filters.CharFilter(method="filter_search",
-                                       help_text="Reference, or words in the title.")
+    status = ChoiceInFilter(
+        field_name="status",
+        lookup_expr="in",
+        choices=Status.choices,
+        help_text="Comma-separated statuses.",
+    )
+    priority = ChoiceInFilter(
+        field_name="priority",
+        lookup_expr="in",
+        choices=Priority.choices,
+        help_text="Comma-separated priorities.",
+    )
+    breached = django_filters.BooleanFilter(
+        method="filter_breached", help_text="true: response or resolution breached."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="Reference, or words in the title."
+    )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Ticket
-        fields = ["provider_department", "requester_department", "assignee", "service",
-                  "requester"]
+        fields = ["provider_department", "requester_department", "assignee", "service", "requester"]
 
     def filter_breached(self, qs: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:

@@ -39,7 +39,9 @@ def validate_schema(schema: Any) -> list[dict[str, Any]]:
             continue
         key = field.get("key")
         if not isinstance(key, str) or not KEY_RE.match(key):
-            errors[f"{where}.key"] = "must be lower-case letters, digits or _ and start with a letter"
+            errors[f"{where}.key"] = (
+                "must be lower-case letters, digits or _ and start with a letter"
+            )
             continue
         if key in seen:
             errors[f"{where}.key"] = f"duplicate key {key!r}"
@@ -78,7 +80,9 @@ def validate_schema(schema: Any) -> list[dict[str, Any]]:
     return normalised
 
 
-def clean_answers(schema: list[dict[str, Any]], answers: Any) -> tuple[dict[str, Any], dict[str, str]]:
+def clean_answers(
+    schema: list[dict[str, Any]], answers: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate answers against a (valid) schema.
 
     Returns (cleaned answers, errors keyed by field key). Unknown keys are errors, so a typo in

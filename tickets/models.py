@@ -81,6 +81,9 @@ class TicketSequence(models.Model):
             models.UniqueConstraint(fields=["department", "year"], name="ticket_sequence_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.department_id}/{self.year}: {self.last_value}"
+
 
 class Ticket(models.Model):
     class Source(models.TextChoices):
@@ -114,7 +117,9 @@ class Ticket(models.Model):
     priority = models.CharField(
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.NEW
+    )
     form_data = models.JSONField(_("form answers"), default=dict, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
 
@@ -140,11 +145,14 @@ class Ticket(models.Model):
         indexes = [
             # Cursor pagination orders by (-created_at, -id); every list filter starts from these.
             models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
-            models.Index(fields=["provider_department", "status", "-created_at", "-id"],
-                         name="ticket_provider_status_idx"),
+            models.Index(
+                fields=["provider_department", "status", "-created_at", "-id"],
+                name="ticket_provider_status_idx",
+            ),
             models.Index(fields=["requester", "-created_at", "-id"], name="ticket_requester_idx"),
-            models.Index(fields=["requester_department", "-created_at", "-id"],
-                         name="ticket_req_dept_idx"),
+            models.Index(
+                fields=["requester_department", "-created_at", "-id"], name="ticket_req_dept_idx"
+            ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["service", "-created_at"], name="ticket_service_idx"),
             models.Index(
@@ -259,10 +267,15 @@ class EmailDelivery(models.Model):
     """One email about one event to one person: the unique row makes a retried task send once."""
 
     event = models.ForeignKey(TicketEvent, on_delete=models.CASCADE, related_name="+")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["event", "recipient"], name="email_delivery_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} → user {self.recipient_id}"

@@ -13,7 +13,9 @@ from departments.models import Membership, User
 from .models import EmailDelivery, TicketEvent
 
 MAILED_KINDS = {
-    TicketEvent.Kind.CREATED, TicketEvent.Kind.ASSIGNED, TicketEvent.Kind.STATUS_CHANGED,
+    TicketEvent.Kind.CREATED,
+    TicketEvent.Kind.ASSIGNED,
+    TicketEvent.Kind.STATUS_CHANGED,
     TicketEvent.Kind.COMMENTED,
 }
 
@@ -45,11 +47,14 @@ def _body(event: TicketEvent) -> tuple[str, str]:
     if event.kind == TicketEvent.Kind.COMMENTED and event.comment and not event.comment.internal:
         lines += [_("%(actor)s replied:") % {"actor": actor}, "", event.comment.body]
     elif event.kind == TicketEvent.Kind.STATUS_CHANGED:
-        lines.append(_("%(actor)s changed the status from %(from)s to %(to)s.")
-                     % {"actor": actor, "from": event.from_value, "to": event.to_value})
+        lines.append(
+            _("%(actor)s changed the status from %(from)s to %(to)s.")
+            % {"actor": actor, "from": event.from_value, "to": event.to_value}
+        )
     elif event.kind == TicketEvent.Kind.ASSIGNED:
-        lines.append(_("%(actor)s assigned the ticket to %(to)s.")
-                     % {"actor": actor, "to": event.to_value})
+        lines.append(
+            _("%(actor)s assigned the ticket to %(to)s.") % {"actor": actor, "to": event.to_value}
+        )
     else:
         lines.append(_("%(actor)s filed a new request.") % {"actor": actor})
     lines += ["", link]
@@ -58,9 +63,11 @@ def _body(event: TicketEvent) -> tuple[str, str]:
 
 def send_event_email(event_id: int) -> int:
     event = (
-        TicketEvent.objects.select_related("ticket__requester", "ticket__assignee", "actor",
-                                           "comment")
-        .filter(pk=event_id).first()
+        TicketEvent.objects.select_related(
+            "ticket__requester", "ticket__assignee", "actor", "comment"
+        )
+        .filter(pk=event_id)
+        .first()
     )
     if event is None or event.internal or event.kind not in MAILED_KINDS:
         return 0
@@ -72,9 +79,12 @@ def send_event_email(event_id: int) -> int:
         except IntegrityError:
             delivery = EmailDelivery.objects.get(event=event, recipient=recipient)
         # Claim: only the worker whose update changed the row sends.
-        if EmailDelivery.objects.filter(pk=delivery.pk, sent_at=None).update(
-            sent_at=timezone.now()
-        ) != 1:
+        if (
+            EmailDelivery.objects.filter(pk=delivery.pk, sent_at=None).update(
+                sent_at=timezone.now()
+            )
+            != 1
+        ):
             continue
         with translation.override(settings.LANGUAGE_CODE):
             subject, body = _body(event)

@@ -11,19 +11,31 @@ from .models import Attachment, Comment, Priority, Service, Status, Ticket, Tick
 
 class ServiceSerializer(serializers.ModelSerializer):
     consumer_departments = serializers.PrimaryKeyRelatedField(
-        source="allowed_consumers", many=True, required=False,
+        source="allowed_consumers",
+        many=True,
+        required=False,
         queryset=Department.objects.all(),
         help_text="Consumer departments allowed to request it; empty = everyone.",
     )
     form_schema = serializers.JSONField(
         required=False,
-        help_text="List of {key, label, type: text|textarea|number|date|choice, choices?, required}.",
+        help_text="Fields: {key, label, type: text/textarea/number/date/choice, choices, required}",
     )
 
     class Meta:
         model = Service
-        fields = ["id", "department", "name", "description", "category", "form_schema",
-                  "default_priority", "sla_policy", "is_active", "consumer_departments"]
+        fields = [
+            "id",
+            "department",
+            "name",
+            "description",
+            "category",
+            "form_schema",
+            "default_priority",
+            "sla_policy",
+            "is_active",
+            "consumer_departments",
+        ]
 
     def validate_form_schema(self, value: Any) -> list[dict[str, Any]]:
         try:
@@ -44,46 +56,73 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     service_name = serializers.CharField(source="service.name", read_only=True)
-    provider_department_code = serializers.CharField(source="provider_department.code",
-                                                     read_only=True)
+    provider_department_code = serializers.CharField(
+        source="provider_department.code", read_only=True
+    )
     requester_summary = UserSummarySerializer(source="requester", read_only=True)
     assignee_summary = UserSummarySerializer(source="assignee", read_only=True, allow_null=True)
 
     class Meta:
         model = Ticket
         fields = [
-            "id", "reference", "title", "description", "service", "provider_department",
-            "requester", "requester_department", "assignee", "priority", "status", "form_data",
-            "source", "created_at", "updated_at", "first_response_at", "resolved_at",
-            "closed_at", "response_due_at", "resolution_due_at", "response_breached",
-            "resolution_breached", "service_name", "provider_department_code",
-            "requester_summary", "assignee_summary",
+            "id",
+            "reference",
+            "title",
+            "description",
+            "service",
+            "provider_department",
+            "requester",
+            "requester_department",
+            "assignee",
+            "priority",
+            "status",
+            "form_data",
+            "source",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+            "response_due_at",
+            "resolution_due_at",
+            "response_breached",
+            "resolution_breached",
+            "service_name",
+            "provider_department_code",
+            "requester_summary",
+            "assignee_summary",
         ]
         read_only_fields = fields
 
 
 class TicketCreateSerializer(serializers.Serializer):
-    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.select_related("department"))
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.select_related("department")
+    )
     title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20000,
-                                        default="")
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=20000, default=""
+    )
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    form_data = serializers.DictField(required=False, default=dict,
-                                      help_text="Answers to the service's form fields by key.")
+    form_data = serializers.DictField(
+        required=False, default=dict, help_text="Answers to the service's form fields by key."
+    )
 
 
 class TicketUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False,
-                                                  allow_null=True)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True
+    )
 
 
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
-    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False,
-                                                  allow_null=True)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True
+    )
     comment = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
 
 
@@ -93,8 +132,17 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = ["id", "filename", "content_type", "size", "internal", "uploaded_by", "comment",
-                  "created_at", "url"]
+        fields = [
+            "id",
+            "filename",
+            "content_type",
+            "size",
+            "internal",
+            "uploaded_by",
+            "comment",
+            "created_at",
+            "url",
+        ]
 
     def get_url(self, attachment: Attachment) -> str:
         return f"/api/v1/tickets/{attachment.ticket_id}/attachments/{attachment.pk}/"
@@ -112,8 +160,16 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "author", "author_name", "body", "body_html", "internal", "created_at",
-                  "attachments"]
+        fields = [
+            "id",
+            "author",
+            "author_name",
+            "body",
+            "body_html",
+            "internal",
+            "created_at",
+            "attachments",
+        ]
         read_only_fields = ["id", "author", "author_name", "body_html", "created_at", "attachments"]
 
     def get_author_name(self, comment: Comment) -> str:
@@ -131,8 +187,17 @@ class TicketEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TicketEvent
-        fields = ["id", "kind", "actor", "actor_name", "from_value", "to_value", "internal",
-                  "comment", "at"]
+        fields = [
+            "id",
+            "kind",
+            "actor",
+            "actor_name",
+            "from_value",
+            "to_value",
+            "internal",
+            "comment",
+            "at",
+        ]
 
     def get_actor_name(self, event: TicketEvent) -> str | None:
         return str(event.actor) if event.actor else None

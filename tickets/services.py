@@ -57,8 +57,14 @@ def _record(
     comment: Comment | None = None,
 ) -> TicketEvent:
     event = TicketEvent.objects.create(
-        ticket=ticket, kind=kind, actor=actor, at=at, from_value=from_value or "",
-        to_value=to_value or "", internal=internal, comment=comment,
+        ticket=ticket,
+        kind=kind,
+        actor=actor,
+        at=at,
+        from_value=from_value or "",
+        to_value=to_value or "",
+        internal=internal,
+        comment=comment,
     )
     if not internal:
         transaction.on_commit(lambda: _enqueue_notification(event.pk))
@@ -178,14 +184,26 @@ def transition_ticket(
         _check_assignee(ticket, assignee)
         previous = ticket.assignee
         ticket.assignee = assignee
-        _record(ticket, TicketEvent.Kind.ASSIGNED, actor=actor, at=now,
-                from_value=previous.username if previous else "", to_value=assignee.username)
+        _record(
+            ticket,
+            TicketEvent.Kind.ASSIGNED,
+            actor=actor,
+            at=now,
+            from_value=previous.username if previous else "",
+            to_value=assignee.username,
+        )
     if status == Status.IN_PROGRESS and ticket.assignee_id is None and workflow.AGENT in roles:
         ticket.assignee = actor
 
     ticket.status = status
-    _record(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, at=now,
-            from_value=source, to_value=status)
+    _record(
+        ticket,
+        TicketEvent.Kind.STATUS_CHANGED,
+        actor=actor,
+        at=now,
+        from_value=source,
+        to_value=status,
+    )
     provider_move = bool(roles & {workflow.AGENT, workflow.HEAD}) and not system
     if provider_move and status in FIRST_RESPONSE_STATUSES:
         _mark_first_response(ticket, actor=actor, at=now)
@@ -214,7 +232,7 @@ def update_ticket(
     assignee: User | None = None,
     unassign: bool = False,
 ) -> Ticket:
-    """Edit fields: title/description by the requester while new; priority/assignee by the provider."""
+    """Edit: title/description by the requester while new; priority/assignee by the provider."""
     ticket = _lock(ticket)
     roles = actor_roles(actor, ticket)
     provider = bool(roles & {workflow.AGENT, workflow.HEAD})
@@ -238,8 +256,9 @@ def update_ticket(
         if not provider:
             raise NotAllowed(_("Only the provider department may change priority or assignee."))
         if not ticket.is_open:
-            raise InvalidTransition(_("A ticket that is no longer open cannot be changed."),
-                                    from_status=ticket.status)
+            raise InvalidTransition(
+                _("A ticket that is no longer open cannot be changed."), from_status=ticket.status
+            )
         if priority is not None and priority not in Priority.values:
             errors["priority"] = [_("must be one of: %s") % ", ".join(Priority.values)]
     if errors:
@@ -247,8 +266,14 @@ def update_ticket(
 
     changed = False
     if title is not None and title != ticket.title:
-        _record(ticket, TicketEvent.Kind.UPDATED, actor=actor, at=now, from_value="title",
-                to_value=title[:200])
+        _record(
+            ticket,
+            TicketEvent.Kind.UPDATED,
+            actor=actor,
+            at=now,
+            from_value="title",
+            to_value=title[:200],
+        )
         ticket.title = title
         changed = True
     if description is not None and description != ticket.description:
@@ -256,24 +281,47 @@ def update_ticket(
         ticket.description = description
         changed = True
     if priority is not None and priority != ticket.priority:
-        _record(ticket, TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, at=now,
-                from_value=ticket.priority, to_value=priority)
+        _record(
+            ticket,
+            TicketEvent.Kind.PRIORITY_CHANGED,
+            actor=actor,
+            at=now,
+            from_value=ticket.priority,
+            to_value=priority,
+        )
         ticket.priority = priority
         changed = True
     if assignee is not None and assignee.pk != ticket.assignee_id:
         _check_assignee(ticket, assignee)
-        _record(ticket, TicketEvent.Kind.ASSIGNED, actor=actor, at=now,
-                from_value=ticket.assignee.username if ticket.assignee else "",
-                to_value=assignee.username)
+        _record(
+            ticket,
+            TicketEvent.Kind.ASSIGNED,
+            actor=actor,
+            at=now,
+            from_value=ticket.assignee.username if ticket.assignee else "",
+            to_value=assignee.username,
+        )
         ticket.assignee = assignee
         if ticket.status == Status.NEW:
             ticket.status = Status.ASSIGNED
-            _record(ticket, TicketEvent.Kind.STATUS_CHANGED, actor=actor, at=now,
-                    from_value=Status.NEW, to_value=Status.ASSIGNED)
+            _record(
+                ticket,
+                TicketEvent.Kind.STATUS_CHANGED,
+                actor=actor,
+                at=now,
+                from_value=Status.NEW,
+                to_value=Status.ASSIGNED,
+            )
         changed = True
     elif unassign and ticket.assignee_id is not None:
-        _record(ticket, TicketEvent.Kind.ASSIGNED, actor=actor, at=now,
-                from_value=ticket.assignee.username, to_value="")
+        _record(
+            ticket,
+            TicketEvent.Kind.ASSIGNED,
+            actor=actor,
+            at=now,
+            from_value=ticket.assignee.username,
+            to_value="",
+        )
         ticket.assignee = None
         changed = True
     if changed:
@@ -309,14 +357,16 @@ def add_comment(
     if internal and not provider:
         raise NotAllowed(_("Only the provider department may write internal notes."))
     if ticket.status in (Status.CLOSED, Status.CANCELLED) and not internal:
-        raise InvalidTransition(_("This ticket is finished; open a new request instead."),
-                                from_status=ticket.status)
+        raise InvalidTransition(
+            _("This ticket is finished; open a new request instead."), from_status=ticket.status
+        )
     now = timezone.now()
     comment = Comment.objects.create(
         ticket=ticket, author=author, body=body, body_html=render_markdown(body), internal=internal
     )
-    _record(ticket, TicketEvent.Kind.COMMENTED, actor=author, at=now, internal=internal,
-            comment=comment)
+    _record(
+        ticket, TicketEvent.Kind.COMMENTED, actor=author, at=now, internal=internal, comment=comment
+    )
     if provider and not internal:
         if ticket.first_response_at is None:
             _mark_first_response(ticket, actor=author, at=now)
@@ -346,20 +396,32 @@ def add_attachment(
     if ticket.status in (Status.CLOSED, Status.CANCELLED):
         raise InvalidTransition(_("This ticket is finished."), from_status=ticket.status)
     try:
-        checked = check_upload(upload.name or "", upload, upload.size or 0,
-                               settings.ATTACHMENT_MAX_BYTES)
+        checked = check_upload(
+            upload.name or "", upload, upload.size or 0, settings.ATTACHMENT_MAX_BYTES
+        )
     except UploadRejected as rejected:
         raise InvalidInput({"file": [str(rejected)]}) from None
     attachment = Attachment(
-        ticket=ticket, uploaded_by=uploaded_by, token=secrets.token_hex(16),
-        extension=checked.extension, filename=checked.filename,
-        content_type=checked.content_type, size=checked.size, internal=internal,
+        ticket=ticket,
+        uploaded_by=uploaded_by,
+        token=secrets.token_hex(16),
+        extension=checked.extension,
+        filename=checked.filename,
+        content_type=checked.content_type,
+        size=checked.size,
+        internal=internal,
     )
     attachment.file.save(attachment.token + checked.extension, upload, save=False)
     try:
         attachment.save()
-        _record(ticket, TicketEvent.Kind.ATTACHED, actor=uploaded_by, at=timezone.now(),
-                to_value=checked.filename, internal=internal)
+        _record(
+            ticket,
+            TicketEvent.Kind.ATTACHED,
+            actor=uploaded_by,
+            at=timezone.now(),
+            to_value=checked.filename,
+            internal=internal,
+        )
         Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
     except Exception:
         # The row did not make it: the stored file must not stay behind as an orphan.
@@ -388,8 +450,9 @@ def save_service(*, actor: User, service: Service | None = None, **fields: Any) 
     departments = {fields.get("department", getattr(service, "department", None))}
     if service.pk:
         departments.add(service.department)
-    if not actor.is_staff and not all(d is not None and is_head_of(actor, d.pk)
-                                      for d in departments):
+    if not actor.is_staff and not all(
+        d is not None and is_head_of(actor, d.pk) for d in departments
+    ):
         raise NotAllowed(_("Only admins and heads of the department may edit its services."))
     for name, value in fields.items():
         setattr(service, name, value)

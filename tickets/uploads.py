@@ -20,20 +20,30 @@ ALLOWED_TYPES: dict[str, tuple[str, ...] | None] = {
     ".jpeg": ("image/jpeg",),
     ".gif": ("image/gif",),
     ".webp": ("image/webp",),
-    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-              "application/zip"),
-    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-              "application/zip"),
-    ".pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation",
-              "application/zip"),
+    ".docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/zip",
+    ),
+    ".xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/zip",
+    ),
+    ".pptx": (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/zip",
+    ),
     ".zip": ("application/zip",),
     ".txt": None,
     ".csv": None,
     ".log": None,
     ".md": None,
 }
-TEXT_CONTENT_TYPES = {".txt": "text/plain", ".csv": "text/csv", ".log": "text/plain",
-                      ".md": "text/markdown"}
+TEXT_CONTENT_TYPES = {
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".log": "text/plain",
+    ".md": "text/markdown",
+}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
 
@@ -84,11 +94,15 @@ def check_upload(name: str, stream: BinaryIO, size: int, max_bytes: int) -> Chec
         except UnicodeDecodeError as error:
             # A multi-byte character cut at the 8 KiB boundary is fine; anything else is not text.
             if error.start < len(head) - 4:
-                raise UploadRejected("content is not UTF-8 text although the name says so") from None
+                raise UploadRejected(
+                    "content is not UTF-8 text although the name says so"
+                ) from None
         content_type = TEXT_CONTENT_TYPES[extension]
     else:
         kind = filetype.guess(head)
         if kind is None or kind.mime not in expected:
             raise UploadRejected(f"content does not match its {extension} extension")
         content_type = expected[0]
-    return CheckedUpload(filename=filename, extension=extension, content_type=content_type, size=size)
+    return CheckedUpload(
+        filename=filename, extension=extension, content_type=content_type, size=size
+    )

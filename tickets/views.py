@@ -21,9 +21,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = get_object_or_404(selectors.ticket_list(request.user), reference=reference)
-    return render(request, "tickets/ticket_detail.html", {
-        "ticket": ticket,
-        "comments": selectors.ticket_comments(request.user, ticket)[:500],
-        "events": selectors.ticket_events(request.user, ticket)[:500],
-        "provider_side": selectors.is_provider_side(request.user, ticket),
-    })
+    return render(
+        request,
+        "tickets/ticket_detail.html",
+        {
+            "ticket": ticket,
+            "comments": selectors.ticket_comments(request.user, ticket)[:500],
+            "events": selectors.ticket_events(request.user, ticket)[:500],
+            "provider_side": selectors.is_provider_side(request.user, ticket),
+        },
+    )

@@ -31,10 +31,6 @@ from tickets.uploads import UploadRejected, check_upload
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 TICKETS = "/api/v1/tickets/"
 PNG_BYTES = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -77,16 +73,24 @@ def assert_invalid(response: Any, field: str, *, code: str = "invalid") -> dict[
 
 
 def valid_ticket(company, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"service": company.service.pk, "title": "新电脑",
-                            "description": "旧的坏了", "form_data": {"model": "14寸"}}
+    body: dict[str, Any] = {
+        "service": company.service.pk,
+        "title": "新电脑",
+        "description": "旧的坏了",
+        "form_data": {"model": "14寸"},
+    }
     body.update(overrides)
     return body
 
 
 @pytest.fixture
 def ticket(company) -> Ticket:
-    return services.file_ticket(requester=company.requester, service=company.service,
-                                title="打印机卡纸", form_data={"model": "16寸"})
+    return services.file_ticket(
+        requester=company.requester,
+        service=company.service,
+        title="打印机卡纸",
+        form_data={"model": "16寸"},
+    )
 
 
 # --- filing a ticket: the service ------------------------------------------------------------
@@ -94,8 +98,9 @@ def ticket(company) -> Ticket:
 
 def test_filing_to_an_unknown_service_id_is_refused_naming_service(company, api, nothing_saved):
     with nothing_saved():
-        response = api(company.requester).post(TICKETS, valid_ticket(company, service=987654),
-                                               format="json")
+        response = api(company.requester).post(
+            TICKETS, valid_ticket(company, service=987654), format="json"
+        )
     assert_invalid(response, "service")
 
 
@@ -103,7 +108,8 @@ def test_filing_to_an_inactive_service_is_refused_naming_service(company, api, n
     retired = ServiceFactory(department=company.it, name="传真机维修", is_active=False)
     with nothing_saved():
         response = api(company.requester).post(
-            TICKETS, valid_ticket(company, service=retired.pk, form_data={}), format="json")
+            TICKETS, valid_ticket(company, service=retired.pk, form_data={}), format="json"
+        )
     assert_invalid(response, "service")
 
 
@@ -112,7 +118,8 @@ def test_filing_to_a_service_of_an_inactive_department_is_refused(company, api, 
     orphan = ServiceFactory(department=closed, name="旧服务")
     with nothing_saved():
         response = api(company.requester).post(
-            TICKETS, valid_ticket(company, service=orphan.pk, form_data={}), format="json")
+            TICKETS, valid_ticket(company, service=orphan.pk, form_data={}), format="json"
+        )
     assert_invalid(response, "service")
 
 
@@ -123,7 +130,8 @@ def test_filing_to_a_service_restricted_to_other_departments_is_refused(
     payroll.allowed_consumers.set([company.finance])
     with nothing_saved():
         response = api(company.requester).post(
-            TICKETS, valid_ticket(company, service=payroll.pk, form_data={}), format="json")
+            TICKETS, valid_ticket(company, service=payroll.pk, form_data={}), format="json"
+        )
     assert_invalid(response, "service")
 
 
@@ -146,8 +154,9 @@ def test_a_missing_or_malformed_title_is_refused_naming_title(
     company, api, nothing_saved, overrides
 ):
     with nothing_saved():
-        response = api(company.requester).post(TICKETS, valid_ticket(company, **overrides),
-                                               format="json")
+        response = api(company.requester).post(
+            TICKETS, valid_ticket(company, **overrides), format="json"
+        )
     assert_invalid(response, "title")
 
 
@@ -169,16 +178,25 @@ def test_a_body_without_title_is_refused_naming_title(company, api, nothing_save
         pytest.param({"model": "14寸", "count": "abc"}, "form_data.count", id="number-abc"),
         pytest.param({"model": "14寸", "count": True}, "form_data.count", id="number-boolean"),
         pytest.param({"model": "14寸", "count": "NaN"}, "form_data.count", id="number-nan"),
-        pytest.param({"model": "14寸", "count": "Infinity"}, "form_data.count",
-                     id="number-infinity"),
-        pytest.param({"model": "14寸", "count": "1e5000"}, "form_data.count",
-                     id="number-astronomically-large"),
-        pytest.param({"model": "14寸", "needed_by": "2026-13-40"}, "form_data.needed_by",
-                     id="date-impossible"),
-        pytest.param({"model": "14寸", "needed_by": "next friday"}, "form_data.needed_by",
-                     id="date-words"),
-        pytest.param({"model": "14寸", "needed_by": 20260501}, "form_data.needed_by",
-                     id="date-as-number"),
+        pytest.param(
+            {"model": "14寸", "count": "Infinity"}, "form_data.count", id="number-infinity"
+        ),
+        pytest.param(
+            {"model": "14寸", "count": "1e5000"},
+            "form_data.count",
+            id="number-astronomically-large",
+        ),
+        pytest.param(
+            {"model": "14寸", "needed_by": "2026-13-40"},
+            "form_data.needed_by",
+            id="date-impossible",
+        ),
+        pytest.param(
+            {"model": "14寸", "needed_by": "next friday"}, "form_data.needed_by", id="date-words"
+        ),
+        pytest.param(
+            {"model": "14寸", "needed_by": 20260501}, "form_data.needed_by", id="date-as-number"
+        ),
         pytest.param({"model": "14寸", "colour": "银色"}, "form_data.colour", id="unknown-key"),
     ],
 )
@@ -187,7 +205,8 @@ def test_answers_violating_the_form_schema_are_refused_naming_the_answer(
 ):
     with nothing_saved():
         response = api(company.requester).post(
-            TICKETS, valid_ticket(company, form_data=form_data), format="json")
+            TICKETS, valid_ticket(company, form_data=form_data), format="json"
+        )
     assert_invalid(response, field)
 
 
@@ -195,10 +214,12 @@ def test_every_bad_answer_is_named_at_once(company, api, nothing_saved):
     form_data = {"count": "abc", "needed_by": "2026-13-40", "colour": "银色"}
     with nothing_saved():
         response = api(company.requester).post(
-            TICKETS, valid_ticket(company, form_data=form_data), format="json")
+            TICKETS, valid_ticket(company, form_data=form_data), format="json"
+        )
     body = assert_invalid(response, "form_data.model")
-    assert {"form_data.model", "form_data.count", "form_data.needed_by",
-            "form_data.colour"} <= set(body["fields"])
+    assert {"form_data.model", "form_data.count", "form_data.needed_by", "form_data.colour"} <= set(
+        body["fields"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,21 +231,27 @@ def test_every_bad_answer_is_named_at_once(company, api, nothing_saved):
     ],
 )
 def test_a_malformed_text_answer_is_refused_naming_the_answer(company, api, nothing_saved, note):
-    service = ServiceFactory(department=company.it, name="软件安装", form_schema=[
-        {"key": "note", "label": "备注", "type": "text", "required": False}])
+    service = ServiceFactory(
+        department=company.it,
+        name="软件安装",
+        form_schema=[{"key": "note", "label": "备注", "type": "text", "required": False}],
+    )
     with nothing_saved():
         response = api(company.requester).post(
-            TICKETS, valid_ticket(company, service=service.pk, form_data={"note": note}),
-            format="json")
+            TICKETS,
+            valid_ticket(company, service=service.pk, form_data={"note": note}),
+            format="json",
+        )
     assert_invalid(response, "form_data.note")
 
 
-@pytest.mark.parametrize(("count", "stored"), [("999999999999999", 999999999999999),
-                                              ("-12.5", -12.5), (" 3 ", 3)])
+@pytest.mark.parametrize(
+    ("count", "stored"), [("999999999999999", 999999999999999), ("-12.5", -12.5), (" 3 ", 3)]
+)
 def test_numbers_within_range_are_accepted_and_stored_as_numbers(company, api, count, stored):
     response = api(company.requester).post(
-        TICKETS, valid_ticket(company, form_data={"model": "14寸", "count": count}),
-        format="json")
+        TICKETS, valid_ticket(company, form_data={"model": "14寸", "count": count}), format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["form_data"]["count"] == stored
 
@@ -245,15 +272,17 @@ def test_fields_of_the_wrong_type_are_refused_naming_the_field(
     company, api, nothing_saved, overrides, field
 ):
     with nothing_saved():
-        response = api(company.requester).post(TICKETS, valid_ticket(company, **overrides),
-                                               format="json")
+        response = api(company.requester).post(
+            TICKETS, valid_ticket(company, **overrides), format="json"
+        )
     assert_invalid(response, field)
 
 
 def test_a_malformed_json_body_is_refused_as_parse_error(company, api, nothing_saved):
     with nothing_saved():
-        response = api(company.requester).post(TICKETS, b'{"title": ',
-                                               content_type="application/json")
+        response = api(company.requester).post(
+            TICKETS, b'{"title": ', content_type="application/json"
+        )
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["code"] == "parse_error"
@@ -262,8 +291,9 @@ def test_a_malformed_json_body_is_refused_as_parse_error(company, api, nothing_s
 
 def test_a_json_body_that_is_not_an_object_is_refused(company, api, nothing_saved):
     with nothing_saved():
-        response = api(company.requester).post(TICKETS, b'["new laptop"]',
-                                               content_type="application/json")
+        response = api(company.requester).post(
+            TICKETS, b'["new laptop"]', content_type="application/json"
+        )
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "invalid"
 
@@ -272,8 +302,11 @@ def test_a_json_body_that_is_not_an_object_is_refused(company, api, nothing_save
 
 
 def upload(client: APIClient, ticket: Ticket, name: str, content: bytes) -> Any:
-    return client.post(f"{TICKETS}{ticket.pk}/attachments/",
-                       {"file": SimpleUploadedFile(name, content)}, format="multipart")
+    return client.post(
+        f"{TICKETS}{ticket.pk}/attachments/",
+        {"file": SimpleUploadedFile(name, content)},
+        format="multipart",
+    )
 
 
 def test_an_attachment_over_the_size_limit_is_refused_and_not_stored(
@@ -321,8 +354,9 @@ def test_a_real_png_is_accepted(company, api, ticket):
 
 def test_a_request_without_a_file_is_refused_naming_file(company, api, ticket, nothing_saved):
     with nothing_saved():
-        response = api(company.requester).post(f"{TICKETS}{ticket.pk}/attachments/",
-                                               {"internal": "false"}, format="multipart")
+        response = api(company.requester).post(
+            f"{TICKETS}{ticket.pk}/attachments/", {"internal": "false"}, format="multipart"
+        )
     assert_invalid(response, "file")
 
 
@@ -340,7 +374,9 @@ def test_a_path_traversal_file_name_cannot_escape_the_media_root(
         f"--{boundary}--\r\n"
     ).encode()
     response = api(company.requester).generic(
-        "POST", f"{TICKETS}{ticket.pk}/attachments/", body,
+        "POST",
+        f"{TICKETS}{ticket.pk}/attachments/",
+        body,
         content_type=f"multipart/form-data; boundary={boundary}",
     )
     assert response.status_code == 201, response.content
@@ -353,8 +389,9 @@ def test_a_path_traversal_file_name_cannot_escape_the_media_root(
     assert not (media_root.parent.parent / "etc" / "passwd.txt").exists()
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd.txt", "..\\..\\windows\\win.ini.txt",
-                                  "notes/../../secret.txt"])
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd.txt", "..\\..\\windows\\win.ini.txt", "notes/../../secret.txt"]
+)
 def test_the_upload_check_refuses_a_name_with_a_parent_directory(name):
     # Defence in depth below the HTTP parser: a caller handing a raw name to the check.
     with pytest.raises(UploadRejected):
@@ -379,8 +416,9 @@ def test_an_empty_or_malformed_comment_is_refused_naming_body(
     company, api, ticket, nothing_saved, body
 ):
     with nothing_saved():
-        response = api(company.requester).post(f"{TICKETS}{ticket.pk}/comments/", body,
-                                               format="json")
+        response = api(company.requester).post(
+            f"{TICKETS}{ticket.pk}/comments/", body, format="json"
+        )
     assert_invalid(response, "body")
 
 
@@ -423,20 +461,43 @@ def admin(db):
 @pytest.mark.parametrize(
     ("form_schema", "bad_index"),
     [
-        pytest.param([{"key": "model", "label": "型号", "type": "text"},
-                      {"key": "model", "label": "型号2", "type": "text"}], 1, id="duplicate-key"),
-        pytest.param([{"key": "model", "label": "型号", "type": "choice"}], 0,
-                     id="choice-without-choices"),
-        pytest.param([{"key": "model", "label": "型号", "type": "choice", "choices": []}], 0,
-                     id="choice-with-empty-choices"),
-        pytest.param([{"key": "size", "label": "尺寸", "type": "text"},
-                      {"key": "model", "label": "型号", "type": "colour"}], 1, id="bad-type"),
-        pytest.param([{"key": "Model Name", "label": "型号", "type": "text"}], 0,
-                     id="key-not-an-identifier"),
-        pytest.param([{"key": "model", "label": "型号", "type": "text", "required": "yes"}], 0,
-                     id="required-not-boolean"),
-        pytest.param([{"key": "model", "label": "型\x00号", "type": "text"}], 0,
-                     id="label-with-nul-character"),
+        pytest.param(
+            [
+                {"key": "model", "label": "型号", "type": "text"},
+                {"key": "model", "label": "型号2", "type": "text"},
+            ],
+            1,
+            id="duplicate-key",
+        ),
+        pytest.param(
+            [{"key": "model", "label": "型号", "type": "choice"}], 0, id="choice-without-choices"
+        ),
+        pytest.param(
+            [{"key": "model", "label": "型号", "type": "choice", "choices": []}],
+            0,
+            id="choice-with-empty-choices",
+        ),
+        pytest.param(
+            [
+                {"key": "size", "label": "尺寸", "type": "text"},
+                {"key": "model", "label": "型号", "type": "colour"},
+            ],
+            1,
+            id="bad-type",
+        ),
+        pytest.param(
+            [{"key": "Model Name", "label": "型号", "type": "text"}], 0, id="key-not-an-identifier"
+        ),
+        pytest.param(
+            [{"key": "model", "label": "型号", "type": "text", "required": "yes"}],
+            0,
+            id="required-not-boolean",
+        ),
+        pytest.param(
+            [{"key": "model", "label": "型\x00号", "type": "text"}],
+            0,
+            id="label-with-nul-character",
+        ),
         pytest.param(["model"], 0, id="field-not-an-object"),
     ],
 )
@@ -444,21 +505,31 @@ def test_creating_a_service_with_a_malformed_form_schema_is_refused_naming_form_
     company, api, admin, form_schema, bad_index
 ):
     services_before = Service.objects.count()
-    response = api(admin).post("/api/v1/services/", {
-        "department": company.it.pk, "name": "显示器申请", "form_schema": form_schema,
-    }, format="json")
+    response = api(admin).post(
+        "/api/v1/services/",
+        {
+            "department": company.it.pk,
+            "name": "显示器申请",
+            "form_schema": form_schema,
+        },
+        format="json",
+    )
     body = assert_invalid(response, "form_schema")
     assert any(f"[{bad_index}]" in message for message in body["fields"]["form_schema"]), body
     assert Service.objects.count() == services_before
 
 
-def test_creating_a_service_with_a_form_schema_that_is_not_a_list_is_refused(
-    company, api, admin
-):
+def test_creating_a_service_with_a_form_schema_that_is_not_a_list_is_refused(company, api, admin):
     services_before = Service.objects.count()
-    response = api(admin).post("/api/v1/services/", {
-        "department": company.it.pk, "name": "显示器申请", "form_schema": {"key": "model"},
-    }, format="json")
+    response = api(admin).post(
+        "/api/v1/services/",
+        {
+            "department": company.it.pk,
+            "name": "显示器申请",
+            "form_schema": {"key": "model"},
+        },
+        format="json",
+    )
     assert_invalid(response, "form_schema")
     assert Service.objects.count() == services_before
 
@@ -467,15 +538,17 @@ def test_creating_a_service_with_a_form_schema_that_is_not_a_list_is_refused(
 def test_only_admins_may_create_departments(company, api, who):
     departments_before = Department.objects.count()
     response = api(getattr(company, who)).post(
-        "/api/v1/departments/", {"name": "法务部", "code": "LEGAL"}, format="json")
+        "/api/v1/departments/", {"name": "法务部", "code": "LEGAL"}, format="json"
+    )
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "permission_denied"
     assert Department.objects.count() == departments_before
 
 
 def test_an_anonymous_caller_may_not_create_departments(company, api):
-    response = api().post("/api/v1/departments/", {"name": "法务部", "code": "LEGAL"},
-                          format="json")
+    response = api().post(
+        "/api/v1/departments/", {"name": "法务部", "code": "LEGAL"}, format="json"
+    )
     # DRF answers 403 rather than 401 because session authentication is tried first.
     assert response.status_code in (401, 403), response.content
     assert response.json()["code"] == "not_authenticated"

@@ -20,9 +20,18 @@ pytestmark = pytest.mark.django_db
 
 DEMO_TICKETS = 60
 DEPARTMENTS = {
-    "GM": "总经办", "HR": "人力资源部", "IT": "信息技术部", "FIN": "财务部", "ADM": "行政部",
-    "MKT": "市场部", "SALES": "销售部", "LEGAL": "法务部", "PUR": "采购部", "PROD": "生产部",
-    "QA": "质量部", "RD": "研发部",
+    "GM": "总经办",
+    "HR": "人力资源部",
+    "IT": "信息技术部",
+    "FIN": "财务部",
+    "ADM": "行政部",
+    "MKT": "市场部",
+    "SALES": "销售部",
+    "LEGAL": "法务部",
+    "PUR": "采购部",
+    "PROD": "生产部",
+    "QA": "质量部",
+    "RD": "研发部",
 }
 
 
@@ -69,8 +78,9 @@ def test_demo_logins_sign_in_with_the_demo_password(demo_output: str) -> None:
     assert admin.is_staff and admin.is_superuser
     assert User.objects.get(username="employee").department.code == "HR"
     it_roles = dict(
-        Membership.objects.filter(department__code="IT", user__username__in=["agent", "head"])
-        .values_list("user__username", "role")
+        Membership.objects.filter(
+            department__code="IT", user__username__in=["agent", "head"]
+        ).values_list("user__username", "role")
     )
     assert it_roles == {"agent": Membership.Role.AGENT, "head": Membership.Role.HEAD}
 
@@ -114,7 +124,8 @@ def test_demo_tickets_cover_every_status_with_real_timelines(demo_output: str) -
         assert not allowed or ticket.requester_department_id in allowed, ticket.reference
         if ticket.assignee_id:
             assert Membership.objects.filter(
-                user_id=ticket.assignee_id, department_id=ticket.provider_department_id,
+                user_id=ticket.assignee_id,
+                department_id=ticket.provider_department_id,
                 role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
             ).exists(), ticket.reference
 

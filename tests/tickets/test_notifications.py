@@ -1,4 +1,4 @@
-"""Ticket emails go out through a real Celery worker on Redis, once each, never for internal notes."""
+"""Ticket emails go through a real Celery worker on Redis, once each, never for internal notes."""
 
 import time
 
@@ -27,12 +27,17 @@ def wait_for_mail(count: int, timeout: float = 10.0) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_public_reply_mails_requester_once_even_if_task_is_redelivered(company, celery_worker):
-    ticket = services.file_ticket(requester=company.requester, service=company.service,
-                                  title="打印机卡纸", form_data={"model": "14寸"})
+    ticket = services.file_ticket(
+        requester=company.requester,
+        service=company.service,
+        title="打印机卡纸",
+        form_data={"model": "14寸"},
+    )
     # Filing mails the provider's agents and head (3 people with an email).
     wait_for_mail(3)
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
-        [company.agent.email, company.agent2.email, company.it_head.email])
+        [company.agent.email, company.agent2.email, company.it_head.email]
+    )
     mail.outbox.clear()
 
     services.add_comment(ticket=ticket, author=company.agent, body="已安排工程师上门 MARKER-PUBLIC")
@@ -51,12 +56,17 @@ def test_public_reply_mails_requester_once_even_if_task_is_redelivered(company, 
 
 @pytest.mark.django_db(transaction=True)
 def test_internal_note_is_never_mailed(company, celery_worker):
-    ticket = services.file_ticket(requester=company.requester, service=company.service,
-                                  title="账号问题", form_data={"model": "16寸"})
+    ticket = services.file_ticket(
+        requester=company.requester,
+        service=company.service,
+        title="账号问题",
+        form_data={"model": "16寸"},
+    )
     wait_for_mail(3)
     mail.outbox.clear()
-    services.add_comment(ticket=ticket, author=company.agent, body="SECRET-NOTE 内部讨论",
-                         internal=True)
+    services.add_comment(
+        ticket=ticket, author=company.agent, body="SECRET-NOTE 内部讨论", internal=True
+    )
     note_event = TicketEvent.objects.get(ticket=ticket, kind="commented")
     # Even if someone enqueued it by hand, the task refuses internal events.
     assert notify_ticket_event.apply(args=[note_event.pk]).get() == 0

@@ -29,11 +29,6 @@ TICKET_ATTACHMENTS_QUERIES = 3  # memberships, the ticket, attachments joined to
 SERVICE_LIST_QUERIES = 4  # memberships, page count, services, allowed consumer departments
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def count_queries(
     api: Callable[[User], Any], user: User, url: str, *, bound: int
 ) -> tuple[int, Any]:
@@ -50,32 +45,39 @@ def count_queries(
 def file_tickets(company, count: int, *, start: int = 0) -> list[Ticket]:
     """`count` tickets from different requesters (several departments), several assignees."""
     agents = [company.agent, company.agent2, company.it_head]
-    agents += [make_member(company.it, Membership.Role.AGENT, department=company.it)
-               for _ in range(3)]
-    consumer_departments = [company.hr, company.finance,
-                            *(DepartmentFactory() for _ in range(3))]
+    agents += [
+        make_member(company.it, Membership.Role.AGENT, department=company.it) for _ in range(3)
+    ]
+    consumer_departments = [company.hr, company.finance, *(DepartmentFactory() for _ in range(3))]
     tickets = []
     for number in range(start, start + count):
         requester = UserFactory(department=consumer_departments[number % len(consumer_departments)])
-        ticket = services.file_ticket(requester=requester, service=company.service,
-                                      title=f"请求 {number}", form_data={"model": "14寸"})
+        ticket = services.file_ticket(
+            requester=requester,
+            service=company.service,
+            title=f"请求 {number}",
+            form_data={"model": "14寸"},
+        )
         if number % 4:
-            ticket = services.transition_ticket(ticket=ticket, actor=company.it_head,
-                                                status=Status.ASSIGNED,
-                                                assignee=agents[number % len(agents)])
+            ticket = services.transition_ticket(
+                ticket=ticket,
+                actor=company.it_head,
+                status=Status.ASSIGNED,
+                assignee=agents[number % len(agents)],
+            )
         tickets.append(ticket)
     return tickets
 
 
 def test_ticket_list_query_count_does_not_grow_with_rows(company, api):
     file_tickets(company, 5)
-    few, response = count_queries(api, company.agent, "/api/v1/tickets/",
-                                  bound=TICKET_LIST_QUERIES)
+    few, response = count_queries(api, company.agent, "/api/v1/tickets/", bound=TICKET_LIST_QUERIES)
     assert len(response.json()["results"]) == 5
 
     file_tickets(company, 55, start=5)
-    many, response = count_queries(api, company.agent, "/api/v1/tickets/",
-                                   bound=TICKET_LIST_QUERIES)
+    many, response = count_queries(
+        api, company.agent, "/api/v1/tickets/", bound=TICKET_LIST_QUERIES
+    )
     assert len(response.json()["results"]) == 50  # one full page of 60
     assert {row["assignee"] for row in response.json()["results"]} - {None}
     assert many == few
@@ -83,11 +85,11 @@ def test_ticket_list_query_count_does_not_grow_with_rows(company, api):
 
 def test_ticket_list_for_a_consumer_head_is_bounded_too(company, api):
     file_tickets(company, 5)
-    few, _ = count_queries(api, company.hr_head, "/api/v1/tickets/",
-                           bound=TICKET_LIST_QUERIES)
+    few, _ = count_queries(api, company.hr_head, "/api/v1/tickets/", bound=TICKET_LIST_QUERIES)
     file_tickets(company, 40, start=5)
-    many, response = count_queries(api, company.hr_head, "/api/v1/tickets/?status=new,assigned",
-                                   bound=TICKET_LIST_QUERIES)
+    many, response = count_queries(
+        api, company.hr_head, "/api/v1/tickets/?status=new,assigned", bound=TICKET_LIST_QUERIES
+    )
     assert response.json()["results"]
     assert many == few
 
@@ -95,7 +97,9 @@ def test_ticket_list_for_a_consumer_head_is_bounded_too(company, api):
 def test_ticket_list_page_size_and_filters_do_not_add_queries(company, api):
     file_tickets(company, 60)
     _, response = count_queries(
-        api, company.agent, "/api/v1/tickets/?page_size=200&ordering=-priority&status=new,assigned",
+        api,
+        company.agent,
+        "/api/v1/tickets/?page_size=200&ordering=-priority&status=new,assigned",
         bound=TICKET_LIST_QUERIES,
     )
     assert len(response.json()["results"]) == 60
@@ -105,22 +109,37 @@ def test_ticket_list_page_size_and_filters_do_not_add_queries(company, api):
 
 def busy_ticket(company, *, comments: int, attachments: int) -> Ticket:
     """A ticket with a long conversation between several people, notes, files and moves."""
-    ticket = services.file_ticket(requester=company.requester, service=company.service,
-                                  title="邮箱无法登录", form_data={"model": "16寸"})
-    ticket = services.transition_ticket(ticket=ticket, actor=company.it_head,
-                                        status=Status.ASSIGNED, assignee=company.agent)
-    ticket = services.transition_ticket(ticket=ticket, actor=company.agent,
-                                        status=Status.IN_PROGRESS)
-    authors = [(company.requester, False), (company.agent, False), (company.agent2, True),
-               (company.it_head, False), (company.agent, True)]
+    ticket = services.file_ticket(
+        requester=company.requester,
+        service=company.service,
+        title="邮箱无法登录",
+        form_data={"model": "16寸"},
+    )
+    ticket = services.transition_ticket(
+        ticket=ticket, actor=company.it_head, status=Status.ASSIGNED, assignee=company.agent
+    )
+    ticket = services.transition_ticket(
+        ticket=ticket, actor=company.agent, status=Status.IN_PROGRESS
+    )
+    authors = [
+        (company.requester, False),
+        (company.agent, False),
+        (company.agent2, True),
+        (company.it_head, False),
+        (company.agent, True),
+    ]
     for number in range(comments):
         author, internal = authors[number % len(authors)]
-        services.add_comment(ticket=ticket, author=author, body=f"第 {number} 条 **回复**",
-                             internal=internal)
+        services.add_comment(
+            ticket=ticket, author=author, body=f"第 {number} 条 **回复**", internal=internal
+        )
     for number in range(attachments):
         uploader = company.requester if number % 2 else company.agent2
-        services.add_attachment(ticket=ticket, uploaded_by=uploader,
-                                upload=SimpleUploadedFile(f"log{number}.txt", b"line\n" * 3))
+        services.add_attachment(
+            ticket=ticket,
+            uploaded_by=uploader,
+            upload=SimpleUploadedFile(f"log{number}.txt", b"line\n" * 3),
+        )
     return Ticket.objects.get(pk=ticket.pk)
 
 
@@ -157,8 +176,11 @@ def test_service_list_query_count_does_not_grow_with_services(company, api, view
 
     providers = [company.it, company.finance, *(DepartmentFactory() for _ in range(4))]
     for number in range(45):
-        service = ServiceFactory(department=providers[number % len(providers)],
-                                 category=f"类别{number % 5}", is_active=bool(number % 7))
+        service = ServiceFactory(
+            department=providers[number % len(providers)],
+            category=f"类别{number % 5}",
+            is_active=bool(number % 7),
+        )
         if number % 3 == 0:
             service.allowed_consumers.set([company.hr, company.finance])
     many, response = count_queries(api, user, "/api/v1/services/", bound=SERVICE_LIST_QUERIES)

@@ -21,12 +21,6 @@ from tickets.models import Attachment, Comment, Ticket
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The company fixture creates eight users; the production hasher would dominate the run."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 TICKETS = "/api/v1/tickets/"
 
 # Viewers, by the name of the `company` fixture attribute (None: not signed in).

@@ -16,12 +16,6 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The company fixture creates eight users; the production hasher would dominate the run."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 NEW = "new"
 ASSIGNED = "assigned"
 IN_PROGRESS = "in_progress"
