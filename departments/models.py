@@ -48,6 +48,10 @@ class Department(models.Model):
         return f"{self.name} ({self.code})"
 
 
+def _is_cjk(text: str) -> bool:
+    return any("\u3400" <= char <= "\u9fff" for char in text)
+
+
 class User(AbstractUser):
     """An employee. `department` is the home department, the one they request services for."""
 
@@ -63,9 +67,15 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
 
+    def get_full_name(self) -> str:
+        """Chinese names read family name first with no space (张伟); others "First Last"."""
+        first, last = self.first_name.strip(), self.last_name.strip()
+        if _is_cjk(first + last):
+            return f"{last}{first}"
+        return f"{first} {last}".strip()
+
     def __str__(self) -> str:
-        full = self.get_full_name()
-        return full or self.username
+        return self.get_full_name() or self.username
 
 
 class Membership(models.Model):

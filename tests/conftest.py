@@ -15,7 +15,10 @@ from tickets.models import Service
 def _media_cache_and_hashing(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Fixtures create many users; the production hasher would dominate the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # to check hashes made before
+    ]
     from django.core.cache import cache
 
     cache.clear()

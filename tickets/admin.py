@@ -1,10 +1,35 @@
+from django import forms
 from django.contrib import admin
 
+from .form_schema import SchemaError, validate_schema
 from .models import Attachment, Comment, Service, Ticket, TicketEvent
+
+
+class ServiceAdminForm(forms.ModelForm):
+    class Meta:
+        model = Service
+        fields = [
+            "department",
+            "name",
+            "description",
+            "category",
+            "form_schema",
+            "default_priority",
+            "sla_policy",
+            "is_active",
+            "allowed_consumers",
+        ]
+
+    def clean_form_schema(self) -> list:
+        try:
+            return validate_schema(self.cleaned_data.get("form_schema") or [])
+        except SchemaError as error:
+            raise forms.ValidationError([f"{k}: {v}" for k, v in error.errors.items()]) from None
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceAdminForm
     list_display = ["name", "department", "category", "default_priority", "is_active"]
     list_filter = ["department", "is_active", "category"]
     search_fields = ["name", "category"]

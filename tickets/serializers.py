@@ -1,11 +1,8 @@
-from typing import Any
-
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from departments.models import Department, User
 
-from .form_schema import SchemaError, validate_schema
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
 
 
@@ -36,14 +33,6 @@ class ServiceSerializer(serializers.ModelSerializer):
             "is_active",
             "consumer_departments",
         ]
-
-    def validate_form_schema(self, value: Any) -> list[dict[str, Any]]:
-        try:
-            return validate_schema(value)
-        except SchemaError as error:
-            raise serializers.ValidationError(
-                [f"{k}: {v}" for k, v in error.errors.items()]
-            ) from None
 
 
 class UserSummarySerializer(serializers.ModelSerializer):

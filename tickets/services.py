@@ -7,7 +7,10 @@ act and lock the ticket row (`SELECT ... FOR UPDATE`) so concurrent writes seria
 """
 
 import secrets
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +25,7 @@ from departments.selectors import is_agent_of
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
 
 from . import workflow
-from .form_schema import clean_answers
+from .form_schema import SchemaError, clean_answers, validate_schema
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
 from .rendering import render_markdown
 from .selectors import actor_roles, can_request
@@ -43,6 +46,19 @@ def _next_reference(*, department_id: int, code: str, year: int) -> str:
         )
         (number,) = cursor.fetchone()
     return f"{code}-{year}-{number:06d}"
+
+
+_notifications_muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
+
+
+@contextmanager
+def notifications_muted() -> Iterator[None]:
+    """Record events without notifying anyone (loading history, imports)."""
+    token = _notifications_muted.set(True)
+    try:
+        yield
+    finally:
+        _notifications_muted.reset(token)
 
 
 def _record(
@@ -66,7 +82,7 @@ def _record(
         internal=internal,
         comment=comment,
     )
-    if not internal:
+    if not internal and not _notifications_muted.get():
         transaction.on_commit(lambda: _enqueue_notification(event.pk))
     return event
 
@@ -174,6 +190,20 @@ def transition_ticket(
             to_status=status,
             allowed=workflow.allowed_targets(source, roles),
         )
+    comment = _clean_body(comment) if comment and comment.strip() else ""
+    if (
+        source == Status.RESOLVED
+        and status == Status.IN_PROGRESS
+        and not roles & {workflow.AGENT, workflow.HEAD}
+        and ticket.resolved_at is not None
+        and timezone.now() - ticket.resolved_at > timedelta(days=settings.TICKET_REOPEN_WINDOW_DAYS)
+    ):
+        raise InvalidTransition(
+            _("The reopen window of %(days)s days has passed; please file a new request.")
+            % {"days": settings.TICKET_REOPEN_WINDOW_DAYS},
+            from_status=source,
+            to_status=status,
+        )
     now = timezone.now()
     if status == Status.ASSIGNED and assignee is None and ticket.assignee_id is None:
         if workflow.AGENT in roles and actor is not None:
@@ -217,7 +247,9 @@ def transition_ticket(
         ticket.closed_at = now
     ticket.save()
     if comment:
-        add_comment(ticket=ticket, author=actor, body=comment, internal=False, _locked=True)
+        # A remark that goes with the move (a resolution note, why it was cancelled): it is
+        # written even when the move finishes the ticket.
+        _write_comment(ticket, author=actor, body=comment, internal=False, roles=roles, at=now)
     return ticket
 
 
@@ -336,45 +368,64 @@ def add_comment(
     author: User | None,
     body: str,
     internal: bool = False,
-    _locked: bool = False,
 ) -> Comment:
     """Reply on a ticket. Internal notes are for the provider side only.
 
     A public reply by the provider is a first response; a reply by the requester while the
     ticket waits on them puts it back in progress.
     """
-    if not _locked:
-        ticket = _lock(ticket)
+    ticket = _lock(ticket)
     roles = actor_roles(author, ticket) if author is not None else frozenset()
     provider = bool(roles & {workflow.AGENT, workflow.HEAD})
     if author is not None and not roles:
         raise NotAllowed(_("You may not comment on this ticket."))
-    body = (body or "").strip()
-    if not body:
-        raise InvalidInput({"body": [_("this field is required")]})
-    if len(body) > 20000:
-        raise InvalidInput({"body": [_("must be at most 20000 characters")]})
+    body = _clean_body(body)
     if internal and not provider:
         raise NotAllowed(_("Only the provider department may write internal notes."))
     if ticket.status in (Status.CLOSED, Status.CANCELLED) and not internal:
         raise InvalidTransition(
             _("This ticket is finished; open a new request instead."), from_status=ticket.status
         )
-    now = timezone.now()
+    comment = _write_comment(
+        ticket, author=author, body=body, internal=internal, roles=roles, at=timezone.now()
+    )
+    if not provider and workflow.REQUESTER in roles and ticket.status == Status.WAITING:
+        transition_ticket(ticket=ticket, actor=author, status=Status.IN_PROGRESS, system=True)
+    return comment
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput({"body": [_("this field is required")]})
+    if len(body) > 20000:
+        raise InvalidInput({"body": [_("must be at most 20000 characters")]})
+    if "\x00" in body:
+        raise InvalidInput({"body": [_("must not contain NUL characters")]})
+    return body
+
+
+def _write_comment(
+    ticket: Ticket,
+    *,
+    author: User | None,
+    body: str,
+    internal: bool,
+    roles: frozenset[str],
+    at: datetime,
+) -> Comment:
+    """Store a checked comment on a locked ticket; a public provider reply is a first response."""
     comment = Comment.objects.create(
         ticket=ticket, author=author, body=body, body_html=render_markdown(body), internal=internal
     )
     _record(
-        ticket, TicketEvent.Kind.COMMENTED, actor=author, at=now, internal=internal, comment=comment
+        ticket, TicketEvent.Kind.COMMENTED, actor=author, at=at, internal=internal, comment=comment
     )
-    if provider and not internal:
-        if ticket.first_response_at is None:
-            _mark_first_response(ticket, actor=author, at=now)
-            ticket.save(update_fields=["first_response_at", "updated_at"])
-    elif workflow.REQUESTER in roles and ticket.status == Status.WAITING:
-        transition_ticket(ticket=ticket, actor=author, status=Status.IN_PROGRESS, system=True)
-    else:
-        Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    update_fields = ["updated_at"]
+    if roles & {workflow.AGENT, workflow.HEAD} and not internal and not ticket.first_response_at:
+        _mark_first_response(ticket, actor=author, at=at)
+        update_fields.append("first_response_at")
+    ticket.save(update_fields=update_fields)
     return comment
 
 
@@ -446,6 +497,13 @@ def save_service(*, actor: User, service: Service | None = None, **fields: Any) 
     from departments.selectors import is_head_of
 
     allowed_consumers = fields.pop("allowed_consumers", None)
+    if "form_schema" in fields:
+        try:
+            fields["form_schema"] = validate_schema(fields["form_schema"])
+        except SchemaError as error:
+            raise InvalidInput(
+                {"form_schema": [f"{k}: {v}" for k, v in error.errors.items()]}
+            ) from None
     service = service or Service()
     departments = {fields.get("department", getattr(service, "department", None))}
     if service.pk:

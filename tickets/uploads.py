@@ -59,6 +59,14 @@ class CheckedUpload:
     size: int
 
 
+def _human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MB"
+    if size >= 1024:
+        return f"{size / 1024:g} KB"
+    return f"{size} bytes"
+
+
 def safe_filename(name: str) -> str:
     """A display name with no directory part, control or path characters, at most 200 chars."""
     name = unicodedata.normalize("NFC", name or "")
@@ -72,7 +80,7 @@ def safe_filename(name: str) -> str:
 
 def check_upload(name: str, stream: BinaryIO, size: int, max_bytes: int) -> CheckedUpload:
     if size > max_bytes:
-        raise UploadRejected(f"is larger than the limit of {max_bytes // (1024 * 1024)} MB")
+        raise UploadRejected(f"is larger than the limit of {_human_size(max_bytes)}")
     if size == 0:
         raise UploadRejected("is empty")
     if ".." in (name or "").replace("\\", "/").split("/"):

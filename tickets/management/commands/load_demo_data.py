@@ -8,14 +8,12 @@ over the last months. Safe to run again: what already exists is kept, nothing is
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from itertools import pairwise
 from typing import Any
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -1473,7 +1471,8 @@ class Command(BaseCommand):
         # One transaction: much faster on SQLite, and all or nothing, so that "the demo services
         # have tickets" reliably means the history was loaded.
         # Notifications are switched off around the commit too: that is when they would be sent.
-        with _notifications_off(), transaction.atomic():
+        # No mail about months-old demo history to made-up addresses.
+        with ticket_services.notifications_muted(), transaction.atomic():
             for done, story in enumerate(stories, start=1):
                 self._play(story)
                 if done % progress_every == 0 or done == count:
@@ -1647,17 +1646,6 @@ class Command(BaseCommand):
 
 
 # -- Helpers -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _notifications_off() -> Iterator[None]:
-    """Do not mail anyone about demo history: it is months old and the addresses are made up.
-
-    The services queue one notification task per public event; thousands of them would sit in
-    the broker (or, with no broker, each wait out its retries) for nothing.
-    """
-    with mock.patch.object(ticket_services, "_enqueue_notification", lambda event_id: None):
-        yield
 
 
 def _last_event_id(ticket: Ticket) -> int:
