@@ -48,7 +48,11 @@ class InvalidInput(DomainError):
 
     def __init__(self, fields: dict[str, Any], detail: str | None = None):
         normalised = {k: v if isinstance(v, list) else [str(v)] for k, v in fields.items()}
-        super().__init__(detail or str(_("Invalid input.")), fields=normalised)
+        if detail is None:
+            # Name the first bad field in the human text too, like DRF's validation errors.
+            first = next(iter(normalised.items()), None)
+            detail = f"{first[0]}: {first[1][0]}" if first else str(_("Invalid input."))
+        super().__init__(detail, fields=normalised)
         self.fields = normalised
 
 

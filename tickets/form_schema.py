@@ -5,6 +5,7 @@ Plain Python, no Django: the same rules serve the API, the pages and the demo da
 
 import datetime
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -80,70 +81,81 @@ def validate_schema(schema: Any) -> list[dict[str, Any]]:
     return normalised
 
 
+def _untranslated(message: str) -> str:
+    return message
+
+
 def clean_answers(
-    schema: list[dict[str, Any]], answers: Any
+    schema: list[dict[str, Any]],
+    answers: Any,
+    translate: Callable[[str], str] = _untranslated,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate answers against a (valid) schema.
 
     Returns (cleaned answers, errors keyed by field key). Unknown keys are errors, so a typo in
     a client never loses an answer silently. Numbers come back as int or float, dates as ISO text.
+    Messages go through `translate` (the caller passes Django's gettext; `_` marks them for
+    makemessages).
     """
+    _ = translate
     if answers is None:
         answers = {}
     if not isinstance(answers, dict):
-        return {}, {"form_data": "must be an object of field key to answer"}
+        return {}, {"form_data": _("must be an object of field key to answer")}
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     fields = {f["key"]: f for f in schema}
     for key in answers:
         if key not in fields:
-            errors[str(key)] = "is not a field of this service"
+            errors[str(key)] = _("is not a field of this service")
     for key, field in fields.items():
         value = answers.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if field.get("required"):
-                errors[key] = "this field is required"
+                errors[key] = _("this field is required")
             continue
         ftype = field["type"]
         if ftype in ("text", "textarea"):
             if not isinstance(value, str):
-                errors[key] = "must be text"
+                errors[key] = _("must be text")
                 continue
             if "\x00" in value:
-                errors[key] = "must not contain NUL characters"
+                errors[key] = _("must not contain NUL characters")
                 continue
             limit = MAX_TEXT if ftype == "text" else MAX_TEXTAREA
             if len(value) > limit:
-                errors[key] = f"must be at most {limit} characters"
+                errors[key] = _("must be at most %(limit)s characters") % {"limit": limit}
                 continue
             cleaned[key] = value.strip()
         elif ftype == "number":
             if isinstance(value, bool):
-                errors[key] = "must be a number"
+                errors[key] = _("must be a number")
                 continue
             try:
                 number = Decimal(str(value).strip())
             except InvalidOperation:
-                errors[key] = "must be a number"
+                errors[key] = _("must be a number")
                 continue
             if not number.is_finite():
-                errors[key] = "must be a finite number"
+                errors[key] = _("must be a finite number")
                 continue
             if abs(number) >= MAX_NUMBER:
-                errors[key] = "must be less than 10^15 in absolute value"
+                errors[key] = _("must be less than 10^15 in absolute value")
                 continue
             cleaned[key] = int(number) if number == number.to_integral_value() else float(number)
         elif ftype == "date":
             if not isinstance(value, str):
-                errors[key] = "must be a date in YYYY-MM-DD form"
+                errors[key] = _("must be a date in YYYY-MM-DD form")
                 continue
             try:
                 cleaned[key] = datetime.date.fromisoformat(value.strip()).isoformat()
             except ValueError:
-                errors[key] = "must be a date in YYYY-MM-DD form"
+                errors[key] = _("must be a date in YYYY-MM-DD form")
         elif ftype == "choice":
             if value not in field["choices"]:
-                errors[key] = f"must be one of: {', '.join(field['choices'])}"
+                errors[key] = _("must be one of: %(choices)s") % {
+                    "choices": ", ".join(field["choices"])
+                }
                 continue
             cleaned[key] = value
     return cleaned, errors

@@ -135,7 +135,7 @@ def file_ticket(
         errors["title"] = [_("must be at most 200 characters")]
     if priority is not None and priority not in Priority.values:
         errors["priority"] = [_("must be one of: %s") % ", ".join(Priority.values)]
-    cleaned, answer_errors = clean_answers(service.form_schema, form_data)
+    cleaned, answer_errors = clean_answers(service.form_schema, form_data, translate=_)
     for key, message in answer_errors.items():
         errors["form_data" if key == "form_data" else f"form_data.{key}"] = [message]
     if errors:
