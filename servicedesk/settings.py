@@ -98,6 +98,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
+# SQLite (embedded mode only) cannot enforce "nulls not distinct"; the agreement service checks.
+SILENCED_SYSTEM_CHECKS = ["models.W047"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "departments.User"
 
@@ -212,6 +215,11 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "departments.models.Membership.Role",
     },
 }
+
+# Resolved tickets close themselves this many business days after resolution.
+TICKET_AUTO_CLOSE_BUSINESS_DAYS = env.int("TICKET_AUTO_CLOSE_BUSINESS_DAYS", default=3)
+# Admins are warned this many days before a business calendar runs out of known years.
+CALENDAR_WARNING_DAYS = env.int("CALENDAR_WARNING_DAYS", default=60)
 
 # A requester may reopen a resolved ticket for this many days (agents may always reopen).
 TICKET_REOPEN_WINDOW_DAYS = env.int("TICKET_REOPEN_WINDOW_DAYS", default=14)

@@ -4,6 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from departments.api import DepartmentViewSet, MembershipViewSet, UserViewSet
+from slas.api import (
+    AgreementViewSet,
+    BusinessCalendarViewSet,
+    CalendarDayViewSet,
+    SlaPolicyViewSet,
+)
 from tickets.api import ServiceViewSet, TicketViewSet
 
 from .auth import ObtainTokenView
@@ -17,6 +23,10 @@ router.register(
 router.register("users", UserViewSet, basename="user")
 router.register("services", ServiceViewSet, basename="service")
 router.register("tickets", TicketViewSet, basename="ticket")
+router.register("calendars", BusinessCalendarViewSet, basename="calendar")
+router.register(r"calendars/(?P<calendar_id>\d+)/days", CalendarDayViewSet, basename="calendar-day")
+router.register("sla-policies", SlaPolicyViewSet, basename="sla-policy")
+router.register("agreements", AgreementViewSet, basename="agreement")
 
 api_v1 = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+DEFAULT_CALENDAR_NAME = "中国标准工作日历"
+
 
 def default_working_hours() -> dict[str, list[list[str]]]:
     weekday = [["09:00", "12:00"], ["13:00", "18:00"]]
@@ -67,3 +69,103 @@ class SlaPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Agreement(models.Model):
+    """An OLA (内部服务协议): which policy a provider promises a consumer for a service.
+
+    Null consumer or service means "all". The most specific agreement wins.
+    """
+
+    class RelationType(models.TextChoices):
+        FUNCTIONAL = "functional", _("functional customer (职能客户)")
+        HIERARCHICAL = "hierarchical", _("hierarchical customer (职级客户)")
+        PROCESS = "process", _("process customer (流程客户)")
+        PROCEDURE = "procedure", _("procedure customer (工序客户)")
+
+    provider_department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("provider department"),
+        on_delete=models.CASCADE,
+        related_name="provided_agreements",
+    )
+    consumer_department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("consumer department"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="consumed_agreements",
+        help_text=_("Empty: every consumer department."),
+    )
+    service = models.ForeignKey(
+        "tickets.Service",
+        verbose_name=_("service"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="agreements",
+        help_text=_("Empty: every service of the provider."),
+    )
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="agreements")
+    relation_type = models.CharField(
+        _("relation type"),
+        max_length=12,
+        choices=RelationType.choices,
+        default=RelationType.FUNCTIONAL,
+    )
+
+    class Meta:
+        verbose_name = _("agreement")
+        verbose_name_plural = _("agreements")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_department", "consumer_department", "service"],
+                name="agreement_unique_scope",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_department_id} → {self.consumer_department_id or '*'}"
+
+
+class Escalation(models.Model):
+    """One step of a ticket's SLA clock that has come due: a warning, a breach or a ladder level.
+
+    The unique (ticket, clock, step) row is claimed before anything is recorded or sent, so each
+    step fires exactly once whatever the retries, concurrent sweeps or crashed workers.
+    """
+
+    class Clock(models.TextChoices):
+        RESPONSE = "response", _("response")
+        RESOLUTION = "resolution", _("resolution")
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    clock = models.CharField(max_length=10, choices=Clock.choices)
+    step = models.CharField(max_length=64)  # "warning", "breach" or "ladder:<percent>:<notify>"
+    at_percent = models.PositiveSmallIntegerField()
+    notify = models.CharField(max_length=32, blank=True)
+    due_at = models.DateTimeField()
+    fired_at = models.DateTimeField()
+    # Outbox for the notification: sent once (claimed by a conditional update), retried if lost.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "clock", "step"], name="escalation_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="escalation_outbox_idx",
+                condition=models.Q(notified_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.clock} {self.step}"

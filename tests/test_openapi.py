@@ -32,6 +32,11 @@ DESIGN_PATHS = [
     "/api/v1/tickets/{id}/attachments/",
     "/api/v1/tickets/{id}/attachments/{attachment_id}/",
     "/api/v1/tickets/{id}/events/",
+    "/api/v1/services/{id}/promise/",
+    "/api/v1/calendars/",
+    "/api/v1/calendars/{id}/",
+    "/api/v1/calendars/{calendar_id}/days/",
+    "/api/v1/calendars/{calendar_id}/days/{id}/",
 ]
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import filters, mixins, status, viewsets
@@ -19,6 +20,7 @@ from servicedesk.pagination import (
     TicketCursorPagination,
     TimelineCursorPagination,
 )
+from slas.clocks import promise_for
 
 from . import selectors, services
 from .filters import TicketFilter
@@ -28,6 +30,8 @@ from .serializers import (
     AttachmentUploadSerializer,
     CommentCreateSerializer,
     CommentSerializer,
+    PromiseQuerySerializer,
+    PromiseSerializer,
     ServiceSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
@@ -72,6 +76,22 @@ class ServiceViewSet(viewsets.ModelViewSet):
         serializer.instance = services.save_service(
             actor=self.request.user, service=serializer.instance, **serializer.validated_data
         )
+
+    @extend_schema(parameters=[PromiseQuerySerializer], responses={200: PromiseSerializer})
+    @action(detail=True, methods=["get"])
+    def promise(self, request: Request, pk: str) -> Response:
+        """The due times a request filed now (or at `at`) would get: what filing then gives."""
+        service = self.get_object()
+        query = PromiseQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        consumer = query.validated_data.get("consumer_department")
+        promise = promise_for(
+            service=service,
+            priority=query.validated_data.get("priority", service.default_priority),
+            at=query.validated_data.get("at") or timezone.now(),
+            consumer_department_id=consumer.pk if consumer else request.user.department_id,
+        )
+        return Response(PromiseSerializer(promise).data)
 
 
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

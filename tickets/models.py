@@ -138,6 +138,15 @@ class Ticket(models.Model):
     response_breached = models.BooleanField(_("response breached"), default=False)
     resolution_breached = models.BooleanField(_("resolution breached"), default=False)
     next_sla_check_at = models.DateTimeField(null=True, blank=True)
+    # The resolution clock stops while waiting on the requester and while resolved: the business
+    # time spent so is added here, and `clock_paused_at` marks a pause under way.
+    resolution_paused_seconds = models.FloatField(default=0)
+    clock_paused_at = models.DateTimeField(null=True, blank=True)
+    # Business time actually taken, stored at the moment of truth so metrics aggregate in SQL.
+    response_business_seconds = models.FloatField(null=True, blank=True)
+    resolution_business_seconds = models.FloatField(null=True, blank=True)
+    auto_close_at = models.DateTimeField(null=True, blank=True)
+    sla_warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -159,6 +168,11 @@ class Ticket(models.Model):
                 fields=["next_sla_check_at"],
                 name="ticket_sla_check_idx",
                 condition=models.Q(next_sla_check_at__isnull=False),
+            ),
+            models.Index(
+                fields=["auto_close_at"],
+                name="ticket_auto_close_idx",
+                condition=models.Q(auto_close_at__isnull=False),
             ),
         ]
 
@@ -279,3 +293,39 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.event_id} → user {self.recipient_id}"
+
+
+class Notification(models.Model):
+    """An in-app notification (the header's unread count, the /notifications/ page)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True)
+    # Makes creation idempotent: one notification per (user, source), e.g. "escalation:17".
+    source_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "source_key"], name="notification_once"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_idx"),
+            models.Index(
+                fields=["user"],
+                name="notification_unread_idx",
+                condition=models.Q(read_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.message[:40]}"

@@ -50,6 +50,30 @@ class TicketSerializer(serializers.ModelSerializer):
     )
     requester_summary = UserSummarySerializer(source="requester", read_only=True)
     assignee_summary = UserSummarySerializer(source="assignee", read_only=True, allow_null=True)
+    sla_warnings = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        read_only=True,
+        help_text="SLA caveats, e.g. {code: calendar_year_unknown, detail}.",
+    )
+    response_remaining_minutes = serializers.SerializerMethodField(
+        help_text="Business minutes left to respond (negative: overdue); null when not running."
+    )
+    resolution_remaining_minutes = serializers.SerializerMethodField(
+        help_text="Business minutes left to resolve (negative: overdue); null when not running."
+    )
+
+    def _remaining(self, ticket: Ticket, clock: str) -> int | None:
+        from slas.clocks import remaining_minutes
+
+        # One policy/calendar load per distinct policy per response, not per row.
+        cache = self.context.setdefault("sla_contexts", {}) if self.context is not None else {}
+        return remaining_minutes(ticket, clock, cache=cache)
+
+    def get_response_remaining_minutes(self, ticket: Ticket) -> int | None:
+        return self._remaining(ticket, "response")
+
+    def get_resolution_remaining_minutes(self, ticket: Ticket) -> int | None:
+        return self._remaining(ticket, "resolution")
 
     class Meta:
         model = Ticket
@@ -76,6 +100,10 @@ class TicketSerializer(serializers.ModelSerializer):
             "resolution_due_at",
             "response_breached",
             "resolution_breached",
+            "sla_policy",
+            "sla_warnings",
+            "response_remaining_minutes",
+            "resolution_remaining_minutes",
             "service_name",
             "provider_department_code",
             "requester_summary",
@@ -190,3 +218,31 @@ class TicketEventSerializer(serializers.ModelSerializer):
 
     def get_actor_name(self, event: TicketEvent) -> str | None:
         return str(event.actor) if event.actor else None
+
+
+class PromiseQuerySerializer(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    at = serializers.DateTimeField(required=False, help_text="Filing time; default now.")
+    consumer_department = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.all(),
+        required=False,
+        help_text="Default: the caller's home department.",
+    )
+
+
+class SlaWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class PromiseSerializer(serializers.Serializer):
+    """The service standard a requester gets before filing."""
+
+    policy = serializers.IntegerField(allow_null=True, source="policy.pk", default=None)
+    agreement = serializers.IntegerField(allow_null=True, source="agreement.pk", default=None)
+    calendar = serializers.IntegerField(allow_null=True, source="calendar.pk", default=None)
+    response_target_minutes = serializers.IntegerField(allow_null=True)
+    resolution_target_minutes = serializers.IntegerField(allow_null=True)
+    response_due_at = serializers.DateTimeField(allow_null=True)
+    resolution_due_at = serializers.DateTimeField(allow_null=True)
+    warnings = SlaWarningSerializer(many=True)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from departments.models import Membership, User
 from departments.selectors import is_agent_of
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
+from slas import clocks
 
 from . import workflow
 from .form_schema import SchemaError, clean_answers, validate_schema
@@ -32,6 +33,13 @@ from .selectors import actor_roles, can_request
 from .uploads import UploadRejected, check_upload
 
 FIRST_RESPONSE_STATUSES = (Status.IN_PROGRESS, Status.WAITING, Status.RESOLVED)
+# What a first response changes on the ticket (the moment and the SLA clock).
+CLOCK_FIELDS = [
+    "first_response_at",
+    "response_business_seconds",
+    "response_breached",
+    "next_sla_check_at",
+]
 
 
 def _next_reference(*, department_id: int, code: str, year: int) -> str:
@@ -61,7 +69,7 @@ def notifications_muted() -> Iterator[None]:
         _notifications_muted.reset(token)
 
 
-def _record(
+def record_event(
     ticket: Ticket,
     kind: str,
     *,
@@ -100,7 +108,8 @@ def _lock(ticket: Ticket) -> Ticket:
 def _mark_first_response(ticket: Ticket, *, actor: User | None, at: datetime) -> None:
     if ticket.first_response_at is None:
         ticket.first_response_at = at
-        _record(ticket, TicketEvent.Kind.FIRST_RESPONSE, actor=actor, at=at)
+        record_event(ticket, TicketEvent.Kind.FIRST_RESPONSE, actor=actor, at=at)
+        clocks.on_first_response(ticket, at=at)
 
 
 def _check_assignee(ticket: Ticket, assignee: User | None) -> None:
@@ -144,7 +153,7 @@ def file_ticket(
     now = at or timezone.now()
     year = now.astimezone(ZoneInfo(settings.TIME_ZONE)).year
     department = service.department
-    ticket = Ticket.objects.create(
+    ticket = Ticket(
         reference=_next_reference(department_id=department.pk, code=department.code, year=year),
         title=title,
         description=description or "",
@@ -157,7 +166,9 @@ def file_ticket(
         source=source,
         created_at=now,
     )
-    _record(ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status)
+    clocks.start_clocks(ticket, at=now)
+    ticket.save()
+    record_event(ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status)
     return ticket
 
 
@@ -214,7 +225,7 @@ def transition_ticket(
         _check_assignee(ticket, assignee)
         previous = ticket.assignee
         ticket.assignee = assignee
-        _record(
+        record_event(
             ticket,
             TicketEvent.Kind.ASSIGNED,
             actor=actor,
@@ -226,7 +237,7 @@ def transition_ticket(
         ticket.assignee = actor
 
     ticket.status = status
-    _record(
+    record_event(
         ticket,
         TicketEvent.Kind.STATUS_CHANGED,
         actor=actor,
@@ -239,12 +250,13 @@ def transition_ticket(
         _mark_first_response(ticket, actor=actor, at=now)
     if status == Status.RESOLVED:
         ticket.resolved_at = now
-        _record(ticket, TicketEvent.Kind.RESOLVED, actor=actor, at=now)
+        record_event(ticket, TicketEvent.Kind.RESOLVED, actor=actor, at=now)
     elif source == Status.RESOLVED and status == Status.IN_PROGRESS:
         ticket.resolved_at = None
-        _record(ticket, TicketEvent.Kind.REOPENED, actor=actor, at=now)
+        record_event(ticket, TicketEvent.Kind.REOPENED, actor=actor, at=now)
     elif status == Status.CLOSED:
         ticket.closed_at = now
+    clocks.on_status_change(ticket, source=source, target=status, at=now)
     ticket.save()
     if comment:
         # A remark that goes with the move (a resolution note, why it was cancelled): it is
@@ -298,7 +310,7 @@ def update_ticket(
 
     changed = False
     if title is not None and title != ticket.title:
-        _record(
+        record_event(
             ticket,
             TicketEvent.Kind.UPDATED,
             actor=actor,
@@ -309,11 +321,11 @@ def update_ticket(
         ticket.title = title
         changed = True
     if description is not None and description != ticket.description:
-        _record(ticket, TicketEvent.Kind.UPDATED, actor=actor, at=now, to_value="description")
+        record_event(ticket, TicketEvent.Kind.UPDATED, actor=actor, at=now, to_value="description")
         ticket.description = description
         changed = True
     if priority is not None and priority != ticket.priority:
-        _record(
+        record_event(
             ticket,
             TicketEvent.Kind.PRIORITY_CHANGED,
             actor=actor,
@@ -322,10 +334,11 @@ def update_ticket(
             to_value=priority,
         )
         ticket.priority = priority
+        clocks.on_priority_change(ticket)
         changed = True
     if assignee is not None and assignee.pk != ticket.assignee_id:
         _check_assignee(ticket, assignee)
-        _record(
+        record_event(
             ticket,
             TicketEvent.Kind.ASSIGNED,
             actor=actor,
@@ -336,7 +349,7 @@ def update_ticket(
         ticket.assignee = assignee
         if ticket.status == Status.NEW:
             ticket.status = Status.ASSIGNED
-            _record(
+            record_event(
                 ticket,
                 TicketEvent.Kind.STATUS_CHANGED,
                 actor=actor,
@@ -346,7 +359,7 @@ def update_ticket(
             )
         changed = True
     elif unassign and ticket.assignee_id is not None:
-        _record(
+        record_event(
             ticket,
             TicketEvent.Kind.ASSIGNED,
             actor=actor,
@@ -418,13 +431,13 @@ def _write_comment(
     comment = Comment.objects.create(
         ticket=ticket, author=author, body=body, body_html=render_markdown(body), internal=internal
     )
-    _record(
+    record_event(
         ticket, TicketEvent.Kind.COMMENTED, actor=author, at=at, internal=internal, comment=comment
     )
     update_fields = ["updated_at"]
     if roles & {workflow.AGENT, workflow.HEAD} and not internal and not ticket.first_response_at:
         _mark_first_response(ticket, actor=author, at=at)
-        update_fields.append("first_response_at")
+        update_fields += CLOCK_FIELDS
     ticket.save(update_fields=update_fields)
     return comment
 
@@ -465,7 +478,7 @@ def add_attachment(
     attachment.file.save(attachment.token + checked.extension, upload, save=False)
     try:
         attachment.save()
-        _record(
+        record_event(
             ticket,
             TicketEvent.Kind.ATTACHED,
             actor=uploaded_by,

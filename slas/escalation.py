@@ -1,0 +1,296 @@
+"""Escalation: the sweep that fires due SLA steps, the delivery of their notifications, auto-close.
+
+Exactly once per (ticket, clock, step) is enforced by the unique Escalation row, claimed inside
+the ticket's transaction (the ticket row is locked with SKIP LOCKED, so two sweeps never wait on
+each other). Notifications use the Escalation row as an outbox: delivery claims it with a
+conditional update; a delivery that never ran (broker down, worker killed) is picked up again by
+a later sweep through `next_attempt_at`.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from departments.models import Membership, User
+from tickets.models import Notification, Status, Ticket, TicketEvent
+from tickets.services import record_event, transition_ticket
+
+from . import clocks
+from .models import Escalation
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+MAX_BATCHES = 500  # a sweep handles at most 100,000 tickets; the next sweep takes the rest
+DELIVERY_GRACE = timedelta(minutes=2)  # on_commit enqueue normally delivers well before this
+RETRY_DELAY = timedelta(minutes=5)
+
+
+def escalate_due_tickets(
+    *, now: datetime | None = None, enqueue: Callable[[int], None] | None = None
+) -> int:
+    """Fire every SLA step that has come due; returns the number of steps fired.
+
+    Reads the partial index on `next_sla_check_at` in keyset order, so its cost follows the
+    number of due tickets, not the number of open ones.
+    """
+    now = now or timezone.now()
+    fired = 0
+    last: tuple[datetime, int] | None = None
+    for _batch in range(MAX_BATCHES):
+        due = Ticket.objects.filter(next_sla_check_at__lte=now)
+        if last is not None:
+            due = due.filter(
+                Q(next_sla_check_at__gt=last[0]) | Q(next_sla_check_at=last[0], pk__gt=last[1])
+            )
+        rows = list(
+            due.order_by("next_sla_check_at", "pk").values_list("next_sla_check_at", "pk")[
+                :BATCH_SIZE
+            ]
+        )
+        if not rows:
+            break
+        for _check_at, ticket_id in rows:
+            try:
+                fired += escalate_ticket(ticket_id=ticket_id, now=now, enqueue=enqueue)
+            except Exception:
+                # One bad ticket must not stop the sweep: push it back and go on.
+                logger.exception("escalating ticket %s failed", ticket_id)
+                Ticket.objects.filter(pk=ticket_id).update(next_sla_check_at=now + RETRY_DELAY)
+        last = rows[-1]
+    return fired
+
+
+def escalate_ticket(
+    *, ticket_id: int, now: datetime, enqueue: Callable[[int], None] | None = None
+) -> int:
+    """Fire the due steps of one ticket in one transaction (skipped if another sweep holds it)."""
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("service", "provider_department")
+            .filter(pk=ticket_id, next_sla_check_at__lte=now)
+            .first()
+        )
+        if ticket is None:
+            return 0
+        context = clocks._Context.of(ticket)
+        if context.policy is None or context.cal is None:
+            ticket.next_sla_check_at = None
+            ticket.save(update_fields=["next_sla_check_at"])
+            return 0
+        fired = set(Escalation.objects.filter(ticket=ticket).values_list("clock", "step"))
+        new: list[Escalation] = []
+        for clock, step, instant in clocks.due_steps(
+            ticket, policy=context.policy, cal=context.cal, fired=fired
+        ):
+            if instant > now:
+                break
+            escalation, created = Escalation.objects.get_or_create(
+                ticket=ticket,
+                clock=clock,
+                step=step.key,
+                defaults={
+                    "at_percent": step.at_percent,
+                    "notify": step.notify,
+                    "due_at": instant,
+                    "fired_at": now,
+                    "next_attempt_at": now + DELIVERY_GRACE,
+                },
+            )
+            fired.add((clock, step.key))
+            if not created:
+                continue
+            new.append(escalation)
+            _record_step(ticket, escalation, now)
+        ticket.next_sla_check_at = clocks.next_check_at(ticket, fired=fired, context=context)
+        ticket.save(
+            update_fields=[
+                "next_sla_check_at",
+                "response_breached",
+                "resolution_breached",
+                "updated_at",
+            ]
+        )
+        send = enqueue or _enqueue_delivery
+        ids = [e.pk for e in new]
+        transaction.on_commit(lambda: [send(i) for i in ids])
+    return len(new)
+
+
+def _record_step(ticket: Ticket, escalation: Escalation, now: datetime) -> None:
+    if escalation.step == "warning":
+        kind = TicketEvent.Kind.SLA_WARNING
+    elif escalation.step == "breach":
+        kind = TicketEvent.Kind.SLA_BREACHED
+        if escalation.clock == Escalation.Clock.RESPONSE:
+            ticket.response_breached = True
+        else:
+            ticket.resolution_breached = True
+    else:
+        kind = TicketEvent.Kind.ESCALATED
+    # SLA steps are the provider's business: internal events, notified through the outbox.
+    record_event(
+        ticket,
+        kind,
+        actor=None,
+        at=now,
+        from_value=escalation.clock,
+        to_value=escalation.notify
+        if kind == TicketEvent.Kind.ESCALATED
+        else f"{escalation.at_percent}%",
+        internal=True,
+    )
+
+
+def _enqueue_delivery(escalation_id: int) -> None:
+    from .tasks import deliver_escalation
+
+    deliver_escalation.enqueue(escalation_id)
+
+
+def requeue_undelivered(
+    *, now: datetime | None = None, enqueue: Callable[[int], None] | None = None, limit: int = 1000
+) -> int:
+    """Enqueue again the notifications whose delivery never happened (the outbox sweep)."""
+    now = now or timezone.now()
+    ids = list(
+        Escalation.objects.filter(notified_at__isnull=True, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if ids:
+        Escalation.objects.filter(pk__in=ids).update(next_attempt_at=now + RETRY_DELAY)
+    send = enqueue or _enqueue_delivery
+    for escalation_id in ids:
+        send(escalation_id)
+    return len(ids)
+
+
+def recipients(escalation: Escalation) -> list[User]:
+    ticket = escalation.ticket
+    provider = ticket.provider_department
+
+    def heads(department_id: int | None) -> list[User]:
+        if department_id is None:
+            return []
+        return list(
+            User.objects.filter(
+                memberships__department_id=department_id,
+                memberships__role=Membership.Role.HEAD,
+                is_active=True,
+            )
+        )
+
+    if escalation.notify == "assignee":
+        people = [ticket.assignee] if ticket.assignee and ticket.assignee.is_active else []
+        people = people or heads(provider.pk)
+    elif escalation.notify == "parent_department_head":
+        people = heads(provider.parent_id) or heads(provider.pk)
+    else:
+        people = heads(provider.pk)
+    unique = {user.pk: user for user in people}
+    return list(unique.values())
+
+
+def _message(escalation: Escalation) -> str:
+    ticket = escalation.ticket
+    due = timezone.localtime(escalation.due_at).strftime("%Y-%m-%d %H:%M")
+    clock = escalation.get_clock_display()
+    if escalation.step == "warning":
+        return _("%(ref)s: %(percent)s%% of the %(clock)s time used (due %(due)s)") % {
+            "ref": ticket.reference,
+            "percent": escalation.at_percent,
+            "clock": clock,
+            "due": due,
+        }
+    if escalation.step == "breach":
+        return _("%(ref)s: %(clock)s target breached (was due %(due)s)") % {
+            "ref": ticket.reference,
+            "clock": clock,
+            "due": due,
+        }
+    return _("%(ref)s escalated to you: %(percent)s%% of the %(clock)s time (due %(due)s)") % {
+        "ref": ticket.reference,
+        "percent": escalation.at_percent,
+        "clock": clock,
+        "due": due,
+    }
+
+
+def deliver_escalation(escalation_id: int) -> int:
+    """Notify the escalation's targets in-app and by email, once; returns people notified."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Escalation.objects.filter(pk=escalation_id, notified_at__isnull=True).update(
+            notified_at=now, attempts=F("attempts") + 1
+        )
+        if claimed != 1:
+            return 0
+        escalation = Escalation.objects.select_related(
+            "ticket__provider_department", "ticket__assignee"
+        ).get(pk=escalation_id)
+        people = recipients(escalation)
+        with translation.override(settings.LANGUAGE_CODE):
+            message = _message(escalation)
+        url = f"/tickets/{escalation.ticket.reference}/"
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    user=person,
+                    ticket=escalation.ticket,
+                    kind=f"sla_{escalation.step.split(':')[0]}",
+                    message=message,
+                    url=url,
+                    source_key=f"escalation:{escalation.pk}",
+                )
+                for person in people
+            ],
+            ignore_conflicts=True,
+        )
+    addresses = [p.email for p in people if p.email]
+    if addresses:
+        try:
+            send_mail(
+                f"[{escalation.ticket.reference}] {message}",
+                f"{message}\n\n{settings.SITE_URL.rstrip('/')}{url}",
+                None,
+                addresses,
+            )
+        except Exception:
+            # Give the outbox sweep another go later; in-app notifications are not duplicated.
+            Escalation.objects.filter(pk=escalation_id).update(
+                notified_at=None, next_attempt_at=timezone.now() + RETRY_DELAY
+            )
+            raise
+    return len(people)
+
+
+def auto_close_resolved(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Close resolved tickets whose confirmation window (N business days) has passed."""
+    now = now or timezone.now()
+    closed = 0
+    ids = list(
+        Ticket.objects.filter(auto_close_at__lte=now, status=Status.RESOLVED)
+        .order_by("auto_close_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for ticket_id in ids:
+        with transaction.atomic():
+            ticket = (
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(pk=ticket_id, status=Status.RESOLVED, auto_close_at__lte=now)
+                .first()
+            )
+            if ticket is None:
+                continue
+            transition_ticket(ticket=ticket, actor=None, status=Status.CLOSED, system=True)
+            closed += 1
+    return closed
