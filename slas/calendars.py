@@ -18,11 +18,11 @@ from django.utils.translation import gettext as _
 
 from servicedesk.errors import Conflict, DomainError, InvalidInput
 
-from .models import BusinessCalendar, CalendarDay, default_working_hours
+from .models import DEFAULT_CALENDAR_NAME, BusinessCalendar, CalendarDay, default_working_hours
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FIRST_YEAR, LAST_YEAR = 1900, 2200
-CHINA_CALENDAR_NAME = "中国标准工作日历"
+CHINA_CALENDAR_NAME = DEFAULT_CALENDAR_NAME
 CHINA_TIMEZONE = "Asia/Shanghai"
 
 # The package names holidays in English (its own Chinese names are short forms like 清明, 端午):
