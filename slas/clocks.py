@@ -418,3 +418,46 @@ def remaining_minutes(
         return None
     now = now or timezone.now()
     return round(business_seconds_between(context.cal, now, due) / 60)
+
+
+def replay(ticket: Ticket, *, now: datetime | None = None) -> None:
+    """Recompute a ticket's SLA fields from its timeline (imported or back-dated history).
+
+    Saves the ticket. Steps already past on a running clock are left to the next sweep.
+    """
+    from tickets.models import TicketEvent
+
+    final_status, final_first_response = ticket.status, ticket.first_response_at
+    ticket.status, ticket.first_response_at = Status.NEW, None
+    ticket.resolution_paused_seconds = 0
+    ticket.clock_paused_at = None
+    ticket.response_business_seconds = ticket.resolution_business_seconds = None
+    ticket.response_breached = ticket.resolution_breached = False
+    ticket.auto_close_at = None
+    start_clocks(ticket, at=ticket.created_at)
+    events = ticket.events.filter(
+        kind__in=(TicketEvent.Kind.STATUS_CHANGED, TicketEvent.Kind.FIRST_RESPONSE)
+    ).order_by("at", "pk")
+    for event in events:
+        if event.kind == TicketEvent.Kind.FIRST_RESPONSE:
+            ticket.first_response_at = event.at
+            on_first_response(ticket, at=event.at)
+        else:
+            ticket.status = event.to_value
+            on_status_change(ticket, source=event.from_value, target=event.to_value, at=event.at)
+    ticket.status, ticket.first_response_at = final_status, final_first_response
+    now = now or timezone.now()
+    if (
+        RESPONSE in running_clocks(ticket)
+        and ticket.response_due_at
+        and ticket.response_due_at < now
+    ):
+        ticket.response_breached = True
+    if (
+        RESOLUTION in running_clocks(ticket)
+        and ticket.resolution_due_at
+        and ticket.resolution_due_at < now
+    ):
+        ticket.resolution_breached = True
+    ticket.next_sla_check_at = next_check_at(ticket)
+    ticket.save()

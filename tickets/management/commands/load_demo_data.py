@@ -25,6 +25,9 @@ from django.utils import timezone
 
 from departments.models import Department, Membership, User
 from departments.services import save_department, save_user, set_membership
+from slas.calendars import import_china_years
+from slas.clocks import replay as replay_clocks
+from slas.models import Agreement, SlaPolicy
 from tickets import services as ticket_services
 from tickets.form_schema import validate_schema
 from tickets.models import Comment, Priority, Service, Status, Ticket, TicketEvent
@@ -1352,6 +1355,7 @@ class Command(BaseCommand):
             departments = self._load_departments()
             admin = self._load_people(departments)
             services = self._load_services(departments, admin)
+            self._load_service_levels(departments, services)
         created = self._load_tickets(count, seed, departments, services)
         self._summary(services, created, seed, time.monotonic() - started)
 
@@ -1450,6 +1454,76 @@ class Command(BaseCommand):
 
     # -- Tickets -------------------------------------------------------------------------------
 
+    def _load_service_levels(
+        self, departments: dict[str, Department], services: list[Service]
+    ) -> None:
+        """China's official calendar, a standard and an express policy, and a few agreements."""
+        this_year = timezone.localdate().year
+        years = [this_year - 1, this_year, this_year + 1]
+        known = [year for year in years if _package_knows(year)]
+        calendar, imported = import_china_years(years=known)
+        self.stdout.write(
+            "calendar: "
+            + ", ".join(
+                f"{r.year} ({r.closed_days} closed, {r.working_days} make-up)" for r in imported
+            )
+        )
+        if len(known) < len(years):
+            self.stdout.write(
+                f"  (the holiday package does not know {sorted(set(years) - set(known))} yet: "
+                "due times there count weekly hours only and say so)"
+            )
+        standard, _ = SlaPolicy.objects.update_or_create(
+            name="标准服务",
+            defaults={
+                "calendar": calendar,
+                "targets": {
+                    "urgent": {"response": 30, "resolution": 240},
+                    "high": {"response": 60, "resolution": 960},
+                    "normal": {"response": 240, "resolution": 2400},
+                    "low": {"response": 480, "resolution": 4800},
+                },
+                "warning_percent": 75,
+                "ladder": [
+                    {"at_percent": 100, "notify": "department_head"},
+                    {"at_percent": 150, "notify": "parent_department_head"},
+                ],
+            },
+        )
+        express, _ = SlaPolicy.objects.update_or_create(
+            name="总经办加急",
+            defaults={
+                "calendar": calendar,
+                "targets": {
+                    "urgent": {"response": 15, "resolution": 120},
+                    "high": {"response": 30, "resolution": 480},
+                    "normal": {"response": 60, "resolution": 960},
+                    "low": {"response": 240, "resolution": 2400},
+                },
+                "warning_percent": 60,
+                "ladder": [{"at_percent": 100, "notify": "department_head"}],
+            },
+        )
+        Department.objects.filter(pk__in=[d.pk for d in departments.values()]).update(
+            default_sla_policy=standard
+        )
+        # Everyone serves the general office faster (a hierarchical customer, 职级客户), and
+        # Marketing's analyses for Sales run on the process agreement (流程客户).
+        for code in ("IT", "ADM", "HR", "FIN"):
+            Agreement.objects.update_or_create(
+                provider_department=departments[code],
+                consumer_department=departments["GM"],
+                service=None,
+                defaults={"policy": express, "relation_type": Agreement.RelationType.HIERARCHICAL},
+            )
+        Agreement.objects.update_or_create(
+            provider_department=departments["MKT"],
+            consumer_department=departments["SALES"],
+            service=None,
+            defaults={"policy": standard, "relation_type": Agreement.RelationType.PROCESS},
+        )
+        self.stdout.write("service levels: 2 policies, 5 agreements")
+
     def _load_tickets(
         self, count: int, seed: int, departments: dict[str, Department], services: list[Service]
     ) -> int:
@@ -1478,6 +1552,14 @@ class Command(BaseCommand):
                 if done % progress_every == 0 or done == count:
                     self.stdout.write(f"tickets {done}/{count}")
             self._stamp_ticket_times(services)
+            # The clocks ran at load time; recompute them from the back-dated timelines.
+            tickets = Ticket.objects.filter(service__in=services).select_related(
+                "service__department"
+            )
+            for done, ticket in enumerate(tickets.iterator(chunk_size=200), start=1):
+                replay_clocks(ticket)
+                if done % progress_every == 0 or done == count:
+                    self.stdout.write(f"SLA clocks {done}/{count}")
         return count
 
     def _staff(self, departments: dict[str, Department]) -> dict[str, Staff]:
@@ -1646,6 +1728,16 @@ class Command(BaseCommand):
 
 
 # -- Helpers -------------------------------------------------------------------------------------
+
+
+def _package_knows(year: int) -> bool:
+    from slas.calendars import UnknownYear, china_official_days
+
+    try:
+        china_official_days(year)
+    except UnknownYear:
+        return False
+    return True
 
 
 def _last_event_id(ticket: Ticket) -> int:
