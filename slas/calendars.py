@@ -132,9 +132,7 @@ def _day_problem(intervals: object) -> str | None:
             return _('interval %(n)s must be a pair ["HH:MM", "HH:MM"]') % {"n": number}
         start, end = interval
         if not _TIME.fullmatch(start) or not _TIME.fullmatch(end):
-            return _("interval %(n)s: times are HH:MM from 00:00 to 23:59") % {
-                "n": number
-            }
+            return _("interval %(n)s: times are HH:MM from 00:00 to 23:59") % {"n": number}
         if start >= end:  # zero-padded HH:MM strings compare like times
             return _("interval %(n)s: %(start)s is not before %(end)s") % {
                 "n": number,

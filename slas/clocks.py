@@ -32,6 +32,22 @@ from .models import (
     default_working_hours,
 )
 
+# Every ticket field the clocks own.
+SLA_FIELDS = [
+    "sla_policy",
+    "response_due_at",
+    "resolution_due_at",
+    "response_breached",
+    "resolution_breached",
+    "next_sla_check_at",
+    "resolution_paused_seconds",
+    "clock_paused_at",
+    "response_business_seconds",
+    "resolution_business_seconds",
+    "auto_close_at",
+    "sla_warnings",
+]
+
 RESPONSE = Escalation.Clock.RESPONSE
 RESOLUTION = Escalation.Clock.RESOLUTION
 
@@ -460,4 +476,4 @@ def replay(ticket: Ticket, *, now: datetime | None = None) -> None:
     ):
         ticket.resolution_breached = True
     ticket.next_sla_check_at = next_check_at(ticket)
-    ticket.save()
+    ticket.save(update_fields=SLA_FIELDS)

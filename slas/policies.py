@@ -145,13 +145,6 @@ def recompute_policy_tickets(*, policy_id: int, batch_size: int = 500) -> int:
         with transaction.atomic():
             for ticket in Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
                 clocks.recompute(ticket)
-                ticket.save(
-                    update_fields=[
-                        "response_due_at",
-                        "resolution_due_at",
-                        "next_sla_check_at",
-                        "sla_warnings",
-                    ]
-                )
+                ticket.save(update_fields=clocks.SLA_FIELDS)
                 done += 1
         last_id = ids[-1]
