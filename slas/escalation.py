@@ -9,7 +9,7 @@ a later sweep through `next_attempt_at`.
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -294,3 +294,51 @@ def auto_close_resolved(*, now: datetime | None = None, limit: int = 1000) -> in
             transition_ticket(ticket=ticket, actor=None, status=Status.CLOSED, system=True)
             closed += 1
     return closed
+
+
+def warn_calendar_coverage(*, today: date | None = None) -> int:
+    """Tell admins (in-app and by email) when a calendar in use is about to run out of years.
+
+    A calendar "runs out" when, within CALENDAR_WARNING_DAYS, due times will fall in a year whose
+    holidays it does not have. Each (calendar, year) is announced once per admin.
+    """
+    from .models import BusinessCalendar
+
+    today = today or timezone.localdate()
+    horizon = today + timedelta(days=settings.CALENDAR_WARNING_DAYS)
+    admins = list(User.objects.filter(is_staff=True, is_active=True))
+    sent = 0
+    for calendar in BusinessCalendar.objects.filter(policies__isnull=False).distinct():
+        missing = [y for y in range(today.year, horizon.year + 1) if y not in calendar.years]
+        if not missing:
+            continue
+        year = missing[0]
+        with translation.override(settings.LANGUAGE_CODE):
+            message = _(
+                "Business calendar “%(calendar)s” has no holidays for %(year)s yet: import "
+                "them (manage.py import_china_calendar %(year)s --calendar %(id)s) or enter them "
+                "by hand."
+            ) % {"calendar": calendar.name, "year": year, "id": calendar.pk}
+        source_key = f"calendar:{calendar.pk}:{year}"
+        told = set(
+            Notification.objects.filter(source_key=source_key).values_list("user_id", flat=True)
+        )
+        fresh = [admin for admin in admins if admin.pk not in told]
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    user=admin,
+                    kind="calendar_coverage",
+                    message=message,
+                    url=f"/admin/slas/businesscalendar/{calendar.pk}/change/",
+                    source_key=source_key,
+                )
+                for admin in fresh
+            ],
+            ignore_conflicts=True,  # two runs at once: the unique row keeps one
+        )
+        addresses = [admin.email for admin in fresh if admin.email]
+        if addresses:
+            send_mail(message[:150], message, None, addresses)
+        sent += len(fresh)
+    return sent

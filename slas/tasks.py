@@ -30,3 +30,8 @@ def recompute_policy_tickets(self: SafeEnqueueTask, policy_id: int) -> int:
     from .policies import recompute_policy_tickets as recompute
 
     return recompute(policy_id=policy_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def warn_calendar_coverage() -> int:
+    return escalation.warn_calendar_coverage()

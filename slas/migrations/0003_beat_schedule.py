@@ -6,6 +6,8 @@ SCHEDULES = [
     # (name, task, every seconds)
     ("SLA sweep: escalate due tickets", "slas.tasks.escalate_due_tickets", 60),
     ("Auto-close resolved tickets", "slas.tasks.auto_close_resolved", 600),
+    ("Warn admins before a business calendar runs out", "slas.tasks.warn_calendar_coverage",
+     86400),
 ]
 
 

@@ -280,3 +280,26 @@ def test_service_in_another_department_cannot_be_bound_to_an_agreement(company, 
     )
     assert r.status_code == 400
     assert "service" in r.json()["fields"]
+
+
+def test_admins_are_warned_once_before_a_calendar_runs_out(company, china_policy, settings):
+    from datetime import date
+
+    from django.core import mail
+
+    from departments.models import User
+    from slas.escalation import warn_calendar_coverage
+    from tickets.models import Notification
+
+    settings.CALENDAR_WARNING_DAYS = 60
+    admin = User.objects.create_user("root", email="root@example.com", password="x", is_staff=True)
+    # The calendar knows 2025 only. Mid-October, 2026 is still more than 60 days away.
+    assert warn_calendar_coverage(today=date(2025, 10, 15)) == 0
+    # On 2 November, 60 days ahead reaches 1 January 2026.
+    assert warn_calendar_coverage(today=date(2025, 11, 2)) == 1
+    notice = Notification.objects.get(user=admin)
+    assert "2026" in notice.message and str(china_policy.calendar_id) in notice.message
+    assert len(mail.outbox) == 1
+    # Said once: a second run the next day tells nobody again.
+    assert warn_calendar_coverage(today=date(2025, 11, 3)) == 0
+    assert Notification.objects.filter(user=admin).count() == 1
