@@ -303,3 +303,15 @@ def test_admins_are_warned_once_before_a_calendar_runs_out(company, china_policy
     # Said once: a second run the next day tells nobody again.
     assert warn_calendar_coverage(today=date(2025, 11, 3)) == 0
     assert Notification.objects.filter(user=admin).count() == 1
+
+
+def test_ticket_page_shows_due_times_and_business_time_left(company, china_policy, client):
+    ticket = file_at(company, sh(2025, 9, 22, 9, 0))  # respond by 11:00, resolve by 18:00
+    client.force_login(company.requester)
+    with time_machine.travel(sh(2025, 9, 22, 14, 0), tick=False):
+        page = client.get(f"/tickets/{ticket.reference}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Respond by" in text and "Resolve by" in text
+    assert "overdue by 120 business minutes" in text  # 11–12 and 13–14
+    assert "240 business minutes left" in text  # 14–18
