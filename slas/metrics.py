@@ -206,10 +206,6 @@ def may_read_metrics(user: User, scope: MetricsScope) -> bool:
 # --- the period --------------------------------------------------------------------------------
 
 
-def default_period(now: datetime) -> tuple[datetime, datetime]:
-    return now - DEFAULT_PERIOD, now
-
-
 def latest_allowed_end(start: datetime) -> datetime:
     """`start` plus MAX_PERIOD_YEARS calendar years (29 February falls back to the 28th)."""
     year = start.year + MAX_PERIOD_YEARS
@@ -301,9 +297,7 @@ def _exact_group_percentiles(
         tickets.filter(**{f"{clock.seconds}__isnull": False})
         .annotate(
             metric_key=key,
-            metric_position=Window(
-                RowNumber(), partition_by=[key], order_by=F(clock.seconds).asc()
-            )
+            metric_position=Window(RowNumber(), partition_by=[key], order_by=F(clock.seconds).asc())
             - 1,
             metric_size=Window(Count("pk"), partition_by=[key]),
         )
@@ -327,9 +321,7 @@ def _exact_group_percentiles(
 
 
 def _reopened() -> Exists:
-    return Exists(
-        TicketEvent.objects.filter(ticket=OuterRef("pk"), kind=TicketEvent.Kind.REOPENED)
-    )
+    return Exists(TicketEvent.objects.filter(ticket=OuterRef("pk"), kind=TicketEvent.Kind.REOPENED))
 
 
 def _resolved_once() -> Q:
@@ -518,4 +510,3 @@ def sla_metrics(
             _groups(tickets, group_by, in_sql_percentiles=in_sql_percentiles) if group_by else []
         ),
     )
-
