@@ -3,8 +3,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from . import calendars
-from .models import BusinessCalendar, CalendarDay, SlaPolicy
+from servicedesk.errors import InvalidInput
+
+from . import calendars, policies
+from .models import Agreement, BusinessCalendar, CalendarDay, Escalation, SlaPolicy
 
 
 class BusinessCalendarForm(forms.ModelForm):
@@ -78,6 +80,63 @@ class CalendarDayAdmin(admin.ModelAdmin):
     list_select_related = ["calendar"]
 
 
+class SlaPolicyForm(forms.ModelForm):
+    """The same checks as the API (slas.policies), with the messages next to the fields."""
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["name", "calendar", "targets", "warning_percent", "ladder"]
+
+    def _clean_with(self, field: str, cleaner) -> object:  # type: ignore[no-untyped-def]
+        try:
+            return cleaner(self.cleaned_data.get(field))
+        except InvalidInput as error:
+            raise forms.ValidationError(
+                [f"{path}: {'; '.join(messages)}" for path, messages in error.fields.items()]
+            ) from None
+
+    def clean_targets(self) -> object:
+        return self._clean_with("targets", policies.clean_targets)
+
+    def clean_ladder(self) -> object:
+        return self._clean_with("ladder", lambda value: policies.clean_ladder(value or []))
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
     list_display = ["name", "calendar", "warning_percent"]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # Through the service, so open tickets under an edited policy are recomputed.
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        policies.save_policy(policy=obj, **fields)
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = [
+        "provider_department",
+        "consumer_department",
+        "service",
+        "policy",
+        "relation_type",
+    ]
+    list_filter = ["relation_type", "provider_department"]
+    list_select_related = ["provider_department", "consumer_department", "service", "policy"]
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    """Read-only audit of fired SLA steps and their notification delivery."""
+
+    list_display = ["ticket", "clock", "step", "due_at", "fired_at", "notified_at", "attempts"]
+    list_filter = ["clock", "step"]
+    list_select_related = ["ticket"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

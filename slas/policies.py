@@ -87,7 +87,7 @@ def save_policy(*, policy: SlaPolicy | None = None, **fields: Any) -> SlaPolicy:
     warning = fields.get("warning_percent")
     if warning is not None and not 1 <= warning <= 99:
         raise InvalidInput({"warning_percent": [_("must be between 1 and 99")]})
-    existing = policy is not None
+    existing = policy is not None and policy.pk is not None
     policy = policy or SlaPolicy()
     for name, value in fields.items():
         setattr(policy, name, value)
