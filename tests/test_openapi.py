@@ -37,6 +37,10 @@ DESIGN_PATHS = [
     "/api/v1/calendars/{id}/",
     "/api/v1/calendars/{calendar_id}/days/",
     "/api/v1/calendars/{calendar_id}/days/{id}/",
+    "/api/v1/sla-policies/",
+    "/api/v1/sla-policies/{id}/",
+    "/api/v1/agreements/",
+    "/api/v1/agreements/{id}/",
 ]
 
 
