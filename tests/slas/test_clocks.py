@@ -315,3 +315,26 @@ def test_ticket_page_shows_due_times_and_business_time_left(company, china_polic
     assert "Respond by" in text and "Resolve by" in text
     assert "overdue by 120 business minutes" in text  # 11–12 and 13–14
     assert "240 business minutes left" in text  # 14–18
+
+
+def test_ticket_list_with_remaining_times_costs_the_same_for_5_or_40_tickets(
+    company, china_policy, api
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(company.agent)
+    client.get("/api/v1/tickets/")  # warm up the user's roles
+
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            r = client.get("/api/v1/tickets/?page_size=100")
+        assert r.status_code == 200
+        return len(queries)
+
+    for _ in range(5):
+        file_at(company, sh(2025, 9, 22, 9, 0))
+    few = count_queries()
+    for _ in range(35):
+        file_at(company, sh(2025, 9, 23, 9, 0), priority="high")
+    assert count_queries() == few
