@@ -10,6 +10,7 @@ from slas.api import (
     CalendarDayViewSet,
     SlaPolicyViewSet,
 )
+from slas.metrics_api import SlaMetricsView
 from tickets.api import ServiceViewSet, TicketViewSet
 
 from .auth import ObtainTokenView
@@ -30,6 +31,7 @@ router.register("agreements", AgreementViewSet, basename="agreement")
 
 api_v1 = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("metrics/sla/", SlaMetricsView.as_view(), name="metrics-sla"),
     *router.urls,
 ]
 

@@ -470,7 +470,7 @@ def sla_metrics(
     """The SLA figures of the scope's tickets created in [period_from, period_to).
 
     Queries: one for the totals, one for the backlog, one for the groups; on SQLite (no
-    percentile_cont) four more for the totals' percentiles and two more for the groups'.
+    percentile_cont) up to four more for the totals' percentiles and two for the groups'.
     Access is the caller's business (`may_read_metrics`).
     """
     tickets = Ticket.objects.filter(

@@ -41,6 +41,7 @@ DESIGN_PATHS = [
     "/api/v1/sla-policies/{id}/",
     "/api/v1/agreements/",
     "/api/v1/agreements/{id}/",
+    "/api/v1/metrics/sla/",
 ]
 
 
