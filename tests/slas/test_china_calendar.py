@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from slas.calendars import CHINA_CALENDAR_NAME
 from slas.models import BusinessCalendar, CalendarDay
@@ -60,8 +61,10 @@ WORKING_2026 = {
 
 
 def run_import(*args: object) -> str:
+    """Run the command as an English-speaking admin (messages are translated; zh is default)."""
     out = StringIO()
-    call_command("import_china_calendar", *map(str, args), stdout=out)
+    with translation.override("en"):
+        call_command("import_china_calendar", *map(str, args), stdout=out)
     return out.getvalue()
 
 
