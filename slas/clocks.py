@@ -253,7 +253,14 @@ def on_status_change(ticket: Ticket, *, source: str, target: str, at: datetime) 
         else:
             ticket.auto_close_at = None
         return
-    resumed = source in (Status.WAITING, Status.RESOLVED) and ticket.clock_paused_at is not None
+    # Closing a resolved ticket ends the clock where resolving stopped it: nothing resumes, and
+    # the business time to resolution and the due time stay as measured (the metrics read them).
+    closing = source == Status.RESOLVED and target == Status.CLOSED
+    resumed = (
+        source in (Status.WAITING, Status.RESOLVED)
+        and ticket.clock_paused_at is not None
+        and not closing
+    )
     if resumed:
         ticket.resolution_paused_seconds += business_seconds_between(
             context.cal, ticket.clock_paused_at, at
@@ -271,7 +278,7 @@ def on_status_change(ticket: Ticket, *, source: str, target: str, at: datetime) 
         ticket.auto_close_at = business_days_later(
             context.cal, at, settings.TICKET_AUTO_CLOSE_BUSINESS_DAYS
         )
-    elif source == Status.RESOLVED:
+    elif source == Status.RESOLVED and not closing:  # reopened
         ticket.auto_close_at = None
         ticket.resolution_business_seconds = None
     if target in (Status.CLOSED, Status.CANCELLED):

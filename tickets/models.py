@@ -164,8 +164,9 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["service", "-created_at"], name="ticket_service_idx"),
+            # The sweep's keyset order (check instant, id): ties after a bulk import stay cheap.
             models.Index(
-                fields=["next_sla_check_at"],
+                fields=["next_sla_check_at", "id"],
                 name="ticket_sla_check_idx",
                 condition=models.Q(next_sla_check_at__isnull=False),
             ),
