@@ -204,12 +204,12 @@ def start_clocks(ticket: Ticket, *, at: datetime) -> Promise:
     ticket.response_due_at = promise.response_due_at
     ticket.resolution_due_at = promise.resolution_due_at
     ticket.sla_warnings = promise.warnings
-    ticket._sla_context = _Context(promise.policy, promise.work_calendar)  # type: ignore[attr-defined]
+    ticket._sla_context = ClockContext(promise.policy, promise.work_calendar)  # type: ignore[attr-defined]
     ticket.next_sla_check_at = next_check_at(ticket, fired=())
     return promise
 
 
-class _Context:
+class ClockContext:
     """The ticket's policy and calendar, loaded once and kept on the ticket object."""
 
     def __init__(self, policy: SlaPolicy | None, cal: WorkCalendar | None):
@@ -217,22 +217,27 @@ class _Context:
         self.cal = cal
 
     @classmethod
-    def of(cls, ticket: Ticket) -> "_Context":
+    def of(cls, ticket: Ticket, cache: dict[int, "ClockContext"] | None = None) -> "ClockContext":
+        """The ticket's context; `cache` (policy id → context) shares loads across tickets."""
         cached = getattr(ticket, "_sla_context", None)
         if cached is not None and getattr(cached.policy, "pk", None) == ticket.sla_policy_id:
             return cached
-        policy = (
-            SlaPolicy.objects.select_related("calendar").get(pk=ticket.sla_policy_id)
-            if ticket.sla_policy_id
-            else None
-        )
-        context = cls(policy, work_calendar(policy.calendar) if policy else None)
+        context = cache.get(ticket.sla_policy_id) if cache is not None else None
+        if context is None:
+            policy = (
+                SlaPolicy.objects.select_related("calendar").get(pk=ticket.sla_policy_id)
+                if ticket.sla_policy_id
+                else None
+            )
+            context = cls(policy, work_calendar(policy.calendar) if policy else None)
+            if cache is not None and ticket.sla_policy_id:
+                cache[ticket.sla_policy_id] = context
         ticket._sla_context = context  # type: ignore[attr-defined]
         return context
 
 
 def on_first_response(ticket: Ticket, *, at: datetime) -> None:
-    context = _Context.of(ticket)
+    context = ClockContext.of(ticket)
     if context.cal is None:
         return
     ticket.response_business_seconds = business_seconds_between(context.cal, ticket.created_at, at)
@@ -243,7 +248,7 @@ def on_first_response(ticket: Ticket, *, at: datetime) -> None:
 
 def on_status_change(ticket: Ticket, *, source: str, target: str, at: datetime) -> None:
     """Pause the resolution clock while waiting or resolved, resume it, stop it at the end."""
-    context = _Context.of(ticket)
+    context = ClockContext.of(ticket)
     if context.cal is None:
         # No SLA: no clocks, but a resolved ticket still closes itself after N business days.
         if target == Status.RESOLVED:
@@ -290,7 +295,7 @@ def on_status_change(ticket: Ticket, *, source: str, target: str, at: datetime) 
 
 
 def on_priority_change(ticket: Ticket) -> None:
-    context = _Context.of(ticket)
+    context = ClockContext.of(ticket)
     if context.cal is None:
         return
     _recompute_due(ticket, context)
@@ -302,7 +307,7 @@ def recompute(ticket: Ticket) -> None:
     on_priority_change(ticket)
 
 
-def _recompute_due(ticket: Ticket, context: _Context) -> None:
+def _recompute_due(ticket: Ticket, context: ClockContext) -> None:
     assert context.policy is not None and context.cal is not None
     response_minutes, resolution_minutes = targets(context.policy, ticket.priority)
     if ticket.first_response_at is None:
@@ -379,12 +384,12 @@ def next_check_at(
     ticket: Ticket,
     *,
     fired: Iterable[tuple[str, str]] | None = None,
-    context: _Context | None = None,
+    context: ClockContext | None = None,
 ) -> datetime | None:
     """When the sweep must look at this ticket again (None: no clock has anything left)."""
     if not ticket.sla_policy_id and ticket.sla_policy is None:
         return None
-    context = context or _Context.of(ticket)
+    context = context or ClockContext.of(ticket)
     if context.policy is None or context.cal is None:
         return None
     if fired is None:
@@ -432,11 +437,7 @@ def remaining_minutes(
     due = ticket.response_due_at if clock == RESPONSE else ticket.resolution_due_at
     if due is None:
         return None
-    cache = {} if cache is None else cache
-    context = cache.get(ticket.sla_policy_id)
-    if context is None:
-        context = cache[ticket.sla_policy_id] = _Context.of(ticket)
-    ticket._sla_context = context  # type: ignore[attr-defined]
+    context = ClockContext.of(ticket, cache)
     if context.cal is None:
         return None
     now = now or timezone.now()

@@ -43,6 +43,7 @@ def escalate_due_tickets(
     """
     now = now or timezone.now()
     fired = 0
+    contexts: dict[int, clocks.ClockContext] = {}  # one policy/calendar load per sweep
     last: tuple[datetime, int] | None = None
     for _batch in range(MAX_BATCHES):
         due = Ticket.objects.filter(next_sla_check_at__lte=now)
@@ -59,7 +60,9 @@ def escalate_due_tickets(
             break
         for _check_at, ticket_id in rows:
             try:
-                fired += escalate_ticket(ticket_id=ticket_id, now=now, enqueue=enqueue)
+                fired += escalate_ticket(
+                    ticket_id=ticket_id, now=now, enqueue=enqueue, contexts=contexts
+                )
             except Exception:
                 # One bad ticket must not stop the sweep: push it back and go on.
                 logger.exception("escalating ticket %s failed", ticket_id)
@@ -69,7 +72,11 @@ def escalate_due_tickets(
 
 
 def escalate_ticket(
-    *, ticket_id: int, now: datetime, enqueue: Callable[[int], None] | None = None
+    *,
+    ticket_id: int,
+    now: datetime,
+    enqueue: Callable[[int], None] | None = None,
+    contexts: dict[int, clocks.ClockContext] | None = None,
 ) -> int:
     """Fire the due steps of one ticket in one transaction (skipped if another sweep holds it)."""
     with transaction.atomic():
@@ -81,7 +88,7 @@ def escalate_ticket(
         )
         if ticket is None:
             return 0
-        context = clocks._Context.of(ticket)
+        context = clocks.ClockContext.of(ticket, contexts)
         if context.policy is None or context.cal is None:
             ticket.next_sla_check_at = None
             ticket.save(update_fields=["next_sla_check_at"])
