@@ -171,6 +171,13 @@ def normalised_working_hours(value: Mapping[str, Sequence[Sequence[str]]]) -> di
 # -- Calendars -------------------------------------------------------------------------------
 
 
+def _calendar_changed(calendar_id: int) -> None:
+    """Open tickets under policies on this calendar get new due times (after commit)."""
+    from .policies import enqueue_recompute_for_calendar
+
+    transaction.on_commit(lambda: enqueue_recompute_for_calendar(calendar_id))
+
+
 @transaction.atomic
 def save_calendar(
     *,
@@ -214,6 +221,8 @@ def save_calendar(
             calendar.save()
     except IntegrityError:  # a concurrent create took the name
         raise InvalidInput({"name": _("a calendar with this name already exists")}) from None
+    if calendar.pk:
+        _calendar_changed(calendar.pk)
     return calendar
 
 
@@ -267,7 +276,9 @@ def add_day(*, calendar: BusinessCalendar, date: date, kind: str, name: str = ""
         raise _duplicate_date(date)
     try:
         with transaction.atomic():
-            return CalendarDay.objects.create(calendar=calendar, date=date, kind=kind, name=name)
+            day = CalendarDay.objects.create(calendar=calendar, date=date, kind=kind, name=name)
+            _calendar_changed(calendar.pk)
+            return day
     except IntegrityError:  # a concurrent request added the same date
         raise _duplicate_date(date) from None
 
@@ -296,12 +307,14 @@ def update_day(
             day.save()
     except IntegrityError:
         raise _duplicate_date(day.date) from None
+    _calendar_changed(day.calendar_id)
     return day
 
 
 @transaction.atomic
 def remove_day(*, day: CalendarDay) -> None:
     day.delete()
+    _calendar_changed(day.calendar_id)
 
 
 # -- China's official schedule ---------------------------------------------------------------
@@ -367,6 +380,7 @@ def import_year(*, calendar: BusinessCalendar, year: int, days: Iterable[DayEntr
     )
     calendar.years = locked.years = sorted({*locked.years, year})
     locked.save(update_fields=["years"])
+    _calendar_changed(calendar.pk)
     return YearImport(
         year=year,
         closed_days=sum(entry.kind == CalendarDay.Kind.CLOSED for entry in days),

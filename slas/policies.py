@@ -122,6 +122,11 @@ def save_agreement(*, agreement: Agreement | None = None, **fields: Any) -> Agre
     return agreement
 
 
+def enqueue_recompute_for_calendar(calendar_id: int) -> None:
+    for policy_id in SlaPolicy.objects.filter(calendar_id=calendar_id).values_list("pk", flat=True):
+        _enqueue_recompute(policy_id)
+
+
 def _enqueue_recompute(policy_id: int) -> None:
     from .tasks import recompute_policy_tickets
 

@@ -122,3 +122,32 @@ def test_agreements_are_unique_per_scope(api, admin, calendar, company):
         "/api/v1/agreements/", {**body, "relation_type": "friendship"}, format="json"
     )
     assert r.status_code == 400 and "relation_type" in r.json()["fields"]
+
+
+def test_a_new_holiday_recomputes_open_tickets_on_that_calendar(
+    api, admin, calendar, company, django_capture_on_commit_callbacks
+):
+    policy = SlaPolicy.objects.create(name="标准", calendar=calendar, targets=TARGETS)
+    company.it.default_sla_policy = policy
+    company.it.save()
+    with time_machine.travel(datetime(2025, 9, 22, 17, 0, tzinfo=SH), tick=False):
+        ticket = services.file_ticket(
+            requester=company.requester,
+            service=company.service,
+            title="网络慢",
+            form_data={"model": "14寸"},
+        )
+    # Mon 17:00 + 8 h (weekly hours only): Mon 17–18, Tue 09–12, 13–17 → Tue 23 Sep 17:00.
+    assert ticket.resolution_due_at == datetime(2025, 9, 23, 17, 0, tzinfo=SH)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        r = api(admin).post(
+            f"/api/v1/calendars/{calendar.pk}/days/",
+            {"date": "2025-09-23", "kind": "closed", "name": "公司庆典"},
+            format="json",
+        )
+    assert r.status_code == 201, r.json()
+    assert callbacks, "adding a closed day schedules the recompute"
+    recompute_policy_tickets(policy_id=policy.pk)
+    ticket.refresh_from_db()
+    # Tue 23 Sep is now closed: Mon 17–18 (1 h), then Wed 24 Sep 09–12, 13–17 → Wed 17:00.
+    assert ticket.resolution_due_at == datetime(2025, 9, 24, 17, 0, tzinfo=SH)
