@@ -43,5 +43,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("notifications/", include("tickets.urls_notifications")),
+    path("", include("tickets.urls_queue")),
+    path("", include("slas.urls")),
     path("", include("tickets.urls")),
 ]

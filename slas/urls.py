@@ -1,0 +1,3 @@
+"""Department-head pages: SLA dashboard and the internal service map."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Agent workspace pages: the department queue."""
+
+urlpatterns: list = []
