@@ -1,0 +1,76 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright against live_server.
+
+Screenshots of every page visited go to artifacts/screenshots/ (not committed) so people can look.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures here
+# are ordinary blocking calls, which Django would otherwise refuse inside it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which(CHROMIUM) is None:
+        skip = pytest.mark.skip(
+            reason=f"{CHROMIUM} is missing: apt-get install chromium "
+            "fonts-noto-cjk (./dev test installs them when run as root)"
+        )
+        for item in items:
+            if "browser" in str(item.fspath):
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def shoot():
+    """Save a screenshot: shoot(page, "ticket-page", "en", "desktop")."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def _shoot(page, name: str, language: str, width: str = "desktop") -> Path:
+        path = SCREENSHOTS / f"{name}-{language}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shoot
+
+
+@pytest.fixture
+def sign_in(live_server):
+    """Sign a browser page in through the real login form, in a language."""
+
+    def _sign_in(page, username: str, password: str = "pw-Secret-123", language: str = "en"):
+        page.context.add_cookies(
+            [{"name": "django_language", "value": language, "url": live_server.url}]
+        )
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        return page
+
+    return _sign_in
