@@ -3,7 +3,6 @@
 Screenshots of every page visited go to artifacts/screenshots/ (not committed) so people can look.
 """
 
-import os
 import shutil
 from pathlib import Path
 
@@ -11,10 +10,6 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures here
-# are ordinary blocking calls, which Django would otherwise refuse inside it.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -26,6 +21,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "browser" in str(item.fspath):
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    """Playwright's sync API runs an event loop in the test thread; the ORM calls fixtures make
+    there are ordinary blocking calls, which Django would otherwise refuse. Browser tests only."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ def test_header_shows_unread_count_and_page_lists_them(client, company):
     assert page.status_code == 200
     text = page.content.decode()
     assert '<span class="count"' in text and ">3</span>" in text
-    assert text.count("<li class=\"unread\">") == 3
+    assert text.count('<li class="unread">') == 3
 
 
 def test_marking_one_and_all_read(client, company):
