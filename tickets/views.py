@@ -1,14 +1,66 @@
-"""Pages (a first, small set; the full portal is built on the same selectors)."""
+"""Employee and agent pages: home, catalog, request form, my requests and the ticket page.
 
+Reads go through `tickets.selectors`, writes through `tickets.services`; the status machine
+decides which transition buttons a page shows.
+"""
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
-from slas.clocks import remaining_minutes
+from departments.models import Department, Membership, User
+from departments.selectors import department_members
+from servicedesk.errors import DomainError, InvalidInput
+from slas.clocks import promise_for, remaining_minutes
 
-from . import selectors
-from .models import OPEN_STATUSES, Ticket
+from . import selectors, services, workflow
+from .forms import ReplyForm, TicketRequestForm, TicketUpdateForm
+from .models import OPEN_STATUSES, Service, Status, Ticket, TicketEvent
+
+PAGE_SIZE = 25
+CATALOG_PAGE_SIZE = 100
+
+# The button text for a move, by (from, to); a target alone is the fallback.
+TRANSITION_LABELS: dict[tuple[str | None, str], Any] = {
+    (None, Status.ASSIGNED): gettext_lazy("Assign"),
+    (None, Status.IN_PROGRESS): gettext_lazy("Start"),
+    (Status.WAITING, Status.IN_PROGRESS): gettext_lazy("Resume"),
+    (Status.RESOLVED, Status.IN_PROGRESS): gettext_lazy("Reopen"),
+    (None, Status.WAITING): gettext_lazy("Wait on requester"),
+    (None, Status.RESOLVED): gettext_lazy("Resolve"),
+    (None, Status.CLOSED): gettext_lazy("Confirm & close"),
+    (None, Status.CANCELLED): gettext_lazy("Cancel request"),
+}
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _pager_query(**params: str) -> str:
+    """The current filters as a query-string prefix for the pager's links."""
+    kept = {k: v for k, v in params.items() if v}
+    return f"{urlencode(kept)}&" if kept else ""
+
+
+def _bounded_page(queryset: QuerySet, page: int, size: int) -> tuple[list, bool]:
+    """One page by slicing `size + 1` rows: tells whether a next page exists without COUNT(*)."""
+    start = (page - 1) * size
+    rows = list(queryset[start : start + size + 1])
+    return rows[:size], len(rows) > size
 
 
 @login_required
@@ -22,19 +74,340 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def catalog(request: HttpRequest) -> HttpResponse:
+    requestable = selectors.requestable_services(request.user)
+    services_qs = requestable.select_related("department")
+    query = request.GET.get("q", "").strip()[:100]
+    if query:
+        services_qs = services_qs.filter(
+            Q(name__icontains=query)
+            | Q(description__icontains=query)
+            | Q(category__icontains=query)
+        )
+    department_id = request.GET.get("department", "")
+    if department_id.isdigit():
+        services_qs = services_qs.filter(department_id=int(department_id))
+    else:
+        department_id = ""
+    services_qs = services_qs.order_by("department__name", "department_id", "category", "name")
+    page = _page_number(request)
+    rows, has_next = _bounded_page(services_qs, page, CATALOG_PAGE_SIZE)
+    departments = Department.objects.filter(pk__in=requestable.values("department_id")).order_by(
+        "name"
+    )
+    return render(
+        request,
+        "tickets/catalog.html",
+        {
+            "services": rows,
+            "query": query,
+            "department_id": department_id,
+            "departments": departments,
+            "page": page,
+            "has_next": has_next,
+            "pager_query": _pager_query(q=query, department=department_id),
+        },
+    )
+
+
+@login_required
+def request_service(request: HttpRequest, service_id: int) -> HttpResponse:
+    user = request.user
+    service = get_object_or_404(
+        selectors.requestable_services(user).select_related("department"), pk=service_id
+    )
+    if request.method == "POST":
+        form = TicketRequestForm(request.POST, request.FILES, service=service)
+        if form.is_valid():
+            try:
+                ticket = _file_from_form(user, service, form)
+            except InvalidInput as error:
+                form.apply_service_errors(error)
+            else:
+                messages.success(request, _("Your request %s was filed.") % ticket.reference)
+                return redirect("ticket-detail", reference=ticket.reference)
+        status = 400
+    else:
+        form = TicketRequestForm(service=service)
+        status = 200
+    priority = form.data.get("priority") or service.default_priority
+    if priority not in dict(form.fields["priority"].choices):
+        priority = service.default_priority
+    promise = promise_for(
+        service=service,
+        priority=priority,
+        at=timezone.now(),
+        consumer_department_id=user.department_id,
+    )
+    return render(
+        request,
+        "tickets/request_form.html",
+        {"service": service, "form": form, "promise": promise},
+        status=status,
+    )
+
+
+@transaction.atomic
+def _file_from_form(user: User, service: Service, form: TicketRequestForm) -> Ticket:
+    """File the ticket and its file together: a refused file files nothing."""
+    ticket = services.file_ticket(
+        requester=user,
+        service=service,
+        title=form.cleaned_data["title"],
+        description=form.cleaned_data.get("description") or "",
+        priority=form.cleaned_data["priority"],
+        form_data=form.answers(),
+    )
+    upload = form.cleaned_data.get("attachment")
+    if upload:
+        services.add_attachment(ticket=ticket, uploaded_by=user, upload=upload)
+    return ticket
+
+
+REQUEST_STATUS_FILTERS = {
+    "open": OPEN_STATUSES,
+    "closed": (Status.RESOLVED, Status.CLOSED, Status.CANCELLED),
+}
+
+
+@login_required
+def my_requests(request: HttpRequest) -> HttpResponse:
+    tickets = selectors.ticket_list(request.user).filter(requester=request.user)
+    status = request.GET.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        status = "open"
+    if status in REQUEST_STATUS_FILTERS:
+        tickets = tickets.filter(status__in=REQUEST_STATUS_FILTERS[status])
+    query = request.GET.get("q", "").strip()[:100]
+    if query:
+        tickets = tickets.filter(Q(reference__icontains=query) | Q(title__icontains=query))
+    page = _page_number(request)
+    rows, has_next = _bounded_page(tickets.order_by("-created_at", "-id"), page, PAGE_SIZE)
+    return render(
+        request,
+        "tickets/my_requests.html",
+        {
+            "tickets": rows,
+            "status": status,
+            "query": query,
+            "page": page,
+            "has_next": has_next,
+            "pager_query": _pager_query(status=status, q=query),
+            "status_filters": [
+                ("open", _("Open")),
+                ("closed", _("Finished")),
+                ("all", _("All")),
+            ],
+        },
+    )
+
+
+def _visible_ticket(request: HttpRequest, reference: str) -> Ticket:
+    return get_object_or_404(selectors.ticket_list(request.user), reference=reference)
+
+
+@login_required
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    ticket = get_object_or_404(selectors.ticket_list(request.user), reference=reference)
+    ticket = _visible_ticket(request, reference)
+    return _render_ticket(request, ticket)
+
+
+def _render_ticket(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    reply_form: ReplyForm | None = None,
+    update_form: TicketUpdateForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    provider_side = selectors.is_provider_side(user, ticket)
+    roles = selectors.actor_roles(user, ticket)
+    agents = _provider_agents(ticket) if provider_side else []
+    if reply_form is None:
+        reply_form = ReplyForm(provider_side=provider_side)
+    if update_form is None and provider_side:
+        update_form = TicketUpdateForm(
+            agents=agents,
+            initial={"priority": ticket.priority, "assignee": ticket.assignee_id},
+        )
     return render(
         request,
         "tickets/ticket_detail.html",
         {
             "ticket": ticket,
             "clocks": _clocks(ticket),
-            "comments": selectors.ticket_comments(request.user, ticket)[:500],
-            "events": selectors.ticket_events(request.user, ticket)[:500],
-            "provider_side": selectors.is_provider_side(request.user, ticket),
+            "answers": _labelled_answers(ticket),
+            "comments": selectors.ticket_comments(user, ticket)[:500],
+            "events": _timeline(selectors.ticket_events(user, ticket)[:500]),
+            "attachments": selectors.ticket_attachments(user, ticket)[:200],
+            "provider_side": provider_side,
+            "transitions": _transition_actions(ticket, roles),
+            "agents": agents,
+            "reply_form": reply_form,
+            "update_form": update_form,
+            "can_reply": bool(roles) and ticket.status not in (Status.CLOSED, Status.CANCELLED),
+            "error": error,
         },
+        status=status,
     )
+
+
+def _labelled_answers(ticket: Ticket) -> list[tuple[str, Any]]:
+    """The form answers under the labels the requester saw (keys the schema lost stay as keys)."""
+    answers = dict(ticket.form_data or {})
+    rows = []
+    for spec in ticket.service.form_schema or []:
+        if spec["key"] in answers:
+            rows.append((spec.get("label") or spec["key"], answers.pop(spec["key"])))
+    return rows + list(answers.items())
+
+
+def _provider_agents(ticket: Ticket) -> list[tuple[int, str]]:
+    members = department_members(ticket.provider_department).filter(
+        role__in=(Membership.Role.AGENT, Membership.Role.HEAD), user__is_active=True
+    )
+    return [(m.user_id, str(m.user)) for m in members]
+
+
+def _transition_actions(ticket: Ticket, roles: frozenset[str]) -> list[dict[str, Any]]:
+    """The buttons to show: exactly the moves the status machine lets this viewer make."""
+    actions = []
+    for target in workflow.allowed_targets(ticket.status, roles):
+        label = TRANSITION_LABELS.get((ticket.status, target)) or TRANSITION_LABELS.get(
+            (None, target), Status(target).label
+        )
+        actions.append(
+            {"target": target, "label": label, "needs_assignee": target == Status.ASSIGNED}
+        )
+    return actions
+
+
+STATUS_EVENT_KINDS = {TicketEvent.Kind.STATUS_CHANGED, TicketEvent.Kind.CREATED}
+PRIORITY_EVENT_KINDS = {TicketEvent.Kind.PRIORITY_CHANGED}
+
+
+def _timeline(events: QuerySet[TicketEvent]) -> list[TicketEvent]:
+    """Events with their status/priority codes shown as the translated labels."""
+    labels = {**dict(Status.choices)}
+    priorities = {**dict(Ticket._meta.get_field("priority").choices)}
+    rows = list(events)
+    for event in rows:
+        table = (
+            labels
+            if event.kind in STATUS_EVENT_KINDS
+            else priorities
+            if event.kind in PRIORITY_EVENT_KINDS
+            else {}
+        )
+        event.from_display = table.get(event.from_value, event.from_value)
+        event.to_display = table.get(event.to_value, event.to_value)
+    return rows
+
+
+def _domain_error_text(error: DomainError) -> str:
+    if isinstance(error, InvalidInput):
+        return "; ".join(m for messages_ in error.fields.values() for m in messages_)
+    return str(error.detail)
+
+
+@login_required
+@require_POST
+def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _visible_ticket(request, reference)
+    provider_side = selectors.is_provider_side(request.user, ticket)
+    form = ReplyForm(request.POST, request.FILES, provider_side=provider_side)
+    if form.is_valid():
+        internal = bool(form.cleaned_data.get("internal"))
+        try:
+            with transaction.atomic():
+                services.add_comment(
+                    ticket=ticket,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    internal=internal,
+                )
+                upload = form.cleaned_data.get("attachment")
+                if upload:
+                    services.add_attachment(
+                        ticket=ticket, uploaded_by=request.user, upload=upload, internal=internal
+                    )
+        except InvalidInput as error:
+            form.apply_service_errors(error)
+        except DomainError as error:
+            return _render_ticket(
+                request,
+                ticket,
+                reply_form=form,
+                error=_domain_error_text(error),
+                status=error.http_status,
+            )
+        else:
+            messages.success(request, _("Your reply was added."))
+            return redirect("ticket-detail", reference=ticket.reference)
+    return _render_ticket(request, ticket, reply_form=form, status=400)
+
+
+@login_required
+@require_POST
+def ticket_transition(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _visible_ticket(request, reference)
+    target = request.POST.get("status", "")
+    assignee = None
+    assignee_id = request.POST.get("assignee", "")
+    if assignee_id.isdigit():
+        assignee = User.objects.filter(pk=int(assignee_id)).first()
+    try:
+        services.transition_ticket(
+            ticket=ticket,
+            actor=request.user,
+            status=target,
+            assignee=assignee,
+            comment=request.POST.get("comment", "")[:20000],
+        )
+    except DomainError as error:
+        ticket.refresh_from_db()
+        return _render_ticket(
+            request, ticket, error=_domain_error_text(error), status=error.http_status
+        )
+    messages.success(request, _("The ticket was updated."))
+    return redirect("ticket-detail", reference=ticket.reference)
+
+
+@login_required
+@require_POST
+def ticket_update(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _visible_ticket(request, reference)
+    if not selectors.is_provider_side(request.user, ticket):
+        raise Http404
+    form = TicketUpdateForm(request.POST, agents=_provider_agents(ticket))
+    if not form.is_valid():
+        return _render_ticket(request, ticket, update_form=form, status=400)
+    assignee_id = form.cleaned_data.get("assignee")
+    try:
+        services.update_ticket(
+            ticket=ticket,
+            actor=request.user,
+            priority=form.cleaned_data["priority"],
+            assignee=User.objects.get(pk=assignee_id) if assignee_id else None,
+            unassign=assignee_id is None,
+        )
+    except DomainError as error:
+        ticket.refresh_from_db()
+        if isinstance(error, InvalidInput):
+            for path, messages_ in error.fields.items():
+                for message in messages_:
+                    form.add_error(path if path in form.fields else None, message)
+        return _render_ticket(
+            request,
+            ticket,
+            update_form=form,
+            error=_domain_error_text(error),
+            status=error.http_status,
+        )
+    messages.success(request, _("The ticket was updated."))
+    return redirect("ticket-detail", reference=ticket.reference)
 
 
 def _clocks(ticket: Ticket) -> list[dict]:

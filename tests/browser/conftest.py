@@ -3,6 +3,7 @@
 Screenshots of every page visited go to artifacts/screenshots/ (not committed) so people can look.
 """
 
+import os
 import shutil
 from pathlib import Path
 
@@ -23,16 +24,18 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in the test thread; the ORM calls fixtures make
-    there are ordinary blocking calls, which Django would otherwise refuse. Browser tests only."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
+def browser_type_launch_args(browser_type_launch_args, django_db_setup):
+    """Debian's Chromium with the flags this machine needs.
+
+    Depending on django_db_setup creates the test database before Playwright's event loop
+    starts. While browsers run, the loop sits in the test thread, and the ORM calls of fixtures
+    and database teardown there are ordinary blocking calls that Django would otherwise refuse:
+    allow them for the browser tests' session (subprocess tests strip the flag).
+    """
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "args": [
@@ -45,6 +48,10 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

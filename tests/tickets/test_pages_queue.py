@@ -1,0 +1,315 @@
+"""The agent's department queue page: who sees it, filters, due-time sort, badges, paging,
+bulk assignment and its query budget."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from departments.models import Membership
+from slas.models import BusinessCalendar, SlaPolicy
+from tests.factories import ServiceFactory, make_member
+from tickets import services
+from tickets.models import Status, Ticket
+
+pytestmark = pytest.mark.django_db
+
+SH = ZoneInfo("Asia/Shanghai")
+# Monday 23 Nov 2026, inside the default working hours (09–12, 13–18).
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=SH)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+TARGETS = {
+    "urgent": {"response": 30, "resolution": 240},
+    "high": {"response": 60, "resolution": 480},
+    "normal": {"response": 120, "resolution": 960},
+    "low": {"response": 480, "resolution": 2400},
+}
+
+
+@pytest.fixture
+def it_policy(company) -> SlaPolicy:
+    calendar = BusinessCalendar.objects.create(
+        name="标准工作日",
+        timezone="Asia/Shanghai",
+        working_hours={
+            **{day: [["09:00", "12:00"], ["13:00", "18:00"]] for day in WEEKDAYS},
+            "sat": [],
+            "sun": [],
+        },
+        years=[2026, 2027],
+    )
+    policy = SlaPolicy.objects.create(
+        name="IT 标准", calendar=calendar, targets=TARGETS, warning_percent=75
+    )
+    company.it.default_sla_policy = policy
+    company.it.save(update_fields=["default_sla_policy"])
+    return policy
+
+
+@pytest.fixture
+def at_monday():
+    with time_machine.travel(MONDAY_9, tick=False) as traveller:
+        yield traveller
+
+
+def file(company, title: str = "电脑坏了", priority: str = "normal", service=None) -> Ticket:
+    return services.file_ticket(
+        requester=company.requester,
+        service=service or company.service,
+        title=title,
+        priority=priority,
+        form_data={"model": "14寸"} if service is None else {},
+    )
+
+
+def finance_ticket(company) -> Ticket:
+    service = ServiceFactory(department=company.finance, name="报销")
+    return file(company, title="报销单", service=service)
+
+
+def page(client, query: str = "", language: str = "en", **headers) -> str:
+    response = client.get(f"/queue/{query}", HTTP_ACCEPT_LANGUAGE=language, **headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_agent_sees_the_departments_tickets_and_not_another_providers(client, company):
+    mine = file(company, title="显示器坏了")
+    theirs = finance_ticket(company)
+    client.force_login(company.agent)
+    text = page(client)
+    assert mine.reference in text and "显示器坏了" in text
+    assert f'href="/tickets/{mine.reference}/"' in text
+    assert "人力资源部" in text  # the requester's department
+    assert theirs.reference not in text and "报销单" not in text
+
+
+def test_requester_who_is_no_agent_is_refused_with_a_page(client, company):
+    file(company)
+    client.force_login(company.requester)
+    response = client.get("/queue/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 403
+    assert "not an agent of any department" in response.content.decode()
+    assert client.post("/queue/assign/", {"department": company.it.pk}).status_code == 403
+
+
+def test_page_needs_sign_in(client):
+    response = client.get("/queue/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_agent_of_two_departments_picks_one(client, company):
+    Membership.objects.create(
+        user=company.agent, department=company.finance, role=Membership.Role.AGENT
+    )
+    it_ticket = file(company)
+    fin_ticket = finance_ticket(company)
+    client.force_login(company.agent)
+    first = page(client)
+    assert '<select name="department"' in first and "财务部" in first
+    finance = page(client, f"?department={company.finance.pk}")
+    assert fin_ticket.reference in finance and it_ticket.reference not in finance
+    # A department the agent does not serve is an error, not someone else's queue.
+    text = page(client, f"?department={company.hr.pk}")
+    assert 'role="alert"' in text
+    assert (fin_ticket.reference in text) != (it_ticket.reference in text)
+
+
+def test_default_shows_open_statuses_and_status_filter_works(client, company):
+    open_ticket = file(company, title="打印机")
+    cancelled = file(company, title="已取消的")
+    Ticket.objects.filter(pk=cancelled.pk).update(status=Status.CANCELLED)
+    client.force_login(company.agent)
+    text = page(client)
+    assert open_ticket.reference in text and cancelled.reference not in text
+    text = page(client, "?status=cancelled")
+    assert cancelled.reference in text and open_ticket.reference not in text
+
+
+def test_unassigned_and_me_filters(client, company):
+    unassigned = file(company, title="无人处理")
+    mine = file(company, title="我的")
+    services.update_ticket(ticket=mine, actor=company.agent, assignee=company.agent)
+    other = file(company, title="别人的")
+    services.update_ticket(ticket=other, actor=company.agent, assignee=company.agent2)
+    client.force_login(company.agent)
+    text = page(client, "?assignee=unassigned")
+    assert unassigned.reference in text
+    assert mine.reference not in text and other.reference not in text
+    text = page(client, "?assignee=me")
+    assert mine.reference in text
+    assert unassigned.reference not in text and other.reference not in text
+    text = page(client, f"?assignee={company.agent2.pk}")
+    assert other.reference in text and mine.reference not in text
+
+
+def test_breached_filter_and_badge(client, company):
+    late = file(company, title="超时的")
+    on_time = file(company, title="按时的")
+    Ticket.objects.filter(pk=late.pk).update(response_breached=True)
+    client.force_login(company.agent)
+    text = page(client, "?breached=yes")
+    assert late.reference in text and on_time.reference not in text
+    assert '<span class="badge breach">breached</span>' in text
+    text = page(client, "?breached=no")
+    assert on_time.reference in text and late.reference not in text
+
+
+def test_sorted_by_resolution_due_time_by_default_and_by_created_on_request(
+    client, company, it_policy, at_monday
+):
+    # Filed at the same instant, the targets decide: urgent 4 h < high 8 h < low 40 h.
+    low = file(company, title="低", priority="low")
+    urgent = file(company, title="紧急", priority="urgent")
+    high = file(company, title="高", priority="high")
+    client.force_login(company.agent)
+    text = page(client)
+    assert text.index(urgent.reference) < text.index(high.reference) < text.index(low.reference)
+    text = page(client, "?sort=created")
+    assert text.index(high.reference) < text.index(urgent.reference) < text.index(low.reference)
+    text = page(client, "?sort=response_due")
+    assert text.index(urgent.reference) < text.index(high.reference) < text.index(low.reference)
+
+
+def test_warning_badge_and_remaining_business_minutes(client, company, it_policy, at_monday):
+    urgent = file(company, title="紧急", priority="urgent")
+    assert urgent.sla_policy_id == it_policy.pk
+    at_monday.move_to(datetime(2026, 11, 23, 9, 25, tzinfo=SH))
+    client.force_login(company.agent)
+    text = page(client)
+    # Response: 25 of 30 minutes used (83 % ≥ the policy's 75 %); resolution: 25 of 240.
+    assert '<span class="badge warning">warning</span>' in text
+    assert text.count('class="badge warning"') == 1
+    assert "5 business minutes left" in text
+    assert "215 business minutes left" in text
+
+
+def test_bad_filter_values_show_errors_not_a_server_error(client, company):
+    ticket = file(company)
+    client.force_login(company.agent)
+    text = page(client, "?status=nonsense&priority=extreme&service=abc&sort=random&after=zz~x")
+    assert 'role="alert"' in text
+    assert "Select a valid choice" in text
+    # The default filters still apply: the open ticket is listed.
+    assert ticket.reference in text
+
+
+def test_htmx_request_gets_only_the_table(client, company):
+    ticket = file(company)
+    client.force_login(company.agent)
+    text = page(client, "?priority=normal", HTTP_HX_REQUEST="true")
+    assert ticket.reference in text
+    assert "<html" not in text and "<table" in text
+
+
+def test_bulk_assign_assigns_visible_tickets_and_ignores_a_smuggled_one(client, company):
+    first = file(company, title="一")
+    second = file(company, title="二")
+    smuggled = finance_ticket(company)
+    client.force_login(company.agent)
+    response = client.post(
+        "/queue/assign/",
+        {
+            "department": company.it.pk,
+            "assignee": company.agent2.pk,
+            "ticket": [first.pk, second.pk, smuggled.pk],
+            "query": "status=new&sort=created",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith("/queue/?")
+    assert "sort=created" in response["Location"]
+    assert f"department={company.it.pk}" in response["Location"]
+    for ticket in (first, second):
+        ticket.refresh_from_db()
+        assert ticket.assignee == company.agent2
+        assert ticket.status == Status.ASSIGNED
+    smuggled.refresh_from_db()
+    assert smuggled.assignee is None and smuggled.status == Status.NEW
+    text = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Assigned 2 tickets to {company.agent2.get_full_name()}." in text
+    assert "1 not found in this queue." in text
+
+
+def test_bulk_assign_reports_tickets_the_service_refuses(client, company):
+    fine = file(company, title="可以")
+    closed = file(company, title="已关闭")
+    Ticket.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
+    client.force_login(company.agent)
+    response = client.post(
+        "/queue/assign/",
+        {"department": company.it.pk, "assignee": company.agent.pk, "ticket": [fine.pk, closed.pk]},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    text = response.content.decode()
+    assert f"Assigned 1 ticket to {company.agent.get_full_name()}." in text
+    assert f"1 refused: {closed.reference}" in text
+    fine.refresh_from_db()
+    assert fine.assignee == company.agent
+
+
+def test_bulk_assign_to_someone_outside_the_department_is_refused(client, company):
+    ticket = file(company)
+    client.force_login(company.agent)
+    response = client.post(
+        "/queue/assign/",
+        {"department": company.it.pk, "assignee": company.finance_agent.pk, "ticket": [ticket.pk]},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    assert "Select a valid choice" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+    # Nor may an agent post into a queue they do not serve.
+    response = client.post(
+        "/queue/assign/",
+        {"department": company.finance.pk, "assignee": company.agent.pk, "ticket": [ticket.pk]},
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("language", "expected"), [("zh-hans", "队列"), ("en", "Queue of")])
+def test_page_speaks_both_languages(client, company, language, expected):
+    file(company)
+    client.force_login(company.agent)
+    text = page(client, language=language)
+    assert expected in text
+
+
+def test_query_count_is_the_same_for_5_or_60_tickets_and_pages_by_keyset(
+    client, company, it_policy, at_monday
+):
+    head = make_member(company.it, Membership.Role.HEAD, username="ithead2")
+    client.force_login(head)
+    page(client)  # warm up
+
+    def count_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            text = page(client)
+        ticket_queries = [q["sql"] for q in queries if '"tickets_ticket"' in q["sql"]]
+        assert ticket_queries and not any("COUNT(" in sql.upper() for sql in ticket_queries)
+        return len(queries), text
+
+    for _ in range(5):
+        file(company, priority="high")
+    few, text = count_queries()
+    assert text.count('name="ticket"') == 5
+    assert 'rel="next"' not in text
+    for _ in range(55):
+        file(company, priority="urgent")
+    many, text = count_queries()
+    assert many == few, (few, many)
+    assert text.count('name="ticket"') == 50
+    assert 'rel="next"' in text
+    # The next page holds the remaining 10, none repeated.
+    next_href = text.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
+    first_ids = {t.split('"')[0] for t in text.split('name="ticket" value="')[1:]}
+    second = page(client, next_href.replace("&amp;", "&"))
+    second_ids = {t.split('"')[0] for t in second.split('name="ticket" value="')[1:]}
+    assert len(second_ids) == 10 and not first_ids & second_ids

@@ -1,0 +1,284 @@
+"""The agent's department queue: filter, sort by due time, page by keyset, assign in bulk."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from departments.models import Department
+from departments.selectors import provider_department_ids
+from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
+from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes, targets
+
+from . import selectors, services
+from .models import Priority, Ticket
+from .queue_forms import (
+    SORT_CREATED,
+    SORT_PRIORITY,
+    SORT_RESPONSE_DUE,
+    BulkAssignForm,
+    DepartmentPickerForm,
+    QueueFilter,
+)
+
+PAGE_SIZE = 50
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+# Keyset paging needs a total order: every sort ends with the id.
+CURSOR_SEPARATOR = "~"
+
+
+@dataclass
+class ClockCell:
+    due: datetime | None
+    breached: bool
+    warning: bool
+    left: int | None  # business minutes; negative when overdue
+
+    @property
+    def overdue(self) -> int | None:
+        return -self.left if self.left is not None and self.left < 0 else None
+
+
+@dataclass
+class QueueRow:
+    ticket: Ticket
+    response: ClockCell
+    resolution: ClockCell
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return render(request, "queue/forbidden.html", status=403)
+
+
+def _departments(request: HttpRequest) -> list[Department]:
+    ids = provider_department_ids(request.user)
+    if not ids:
+        return []
+    return list(Department.objects.filter(pk__in=ids).order_by("name", "pk"))
+
+
+# -- Sorting and keyset paging ---------------------------------------------------------------
+
+
+def _ordered(qs: QuerySet[Ticket], sort: str) -> QuerySet[Ticket]:
+    if sort == SORT_CREATED:
+        return qs.order_by("-created_at", "-id")
+    if sort == SORT_PRIORITY:
+        rank = Case(
+            *[When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()],
+            default=Value(len(PRIORITY_RANK)),
+            output_field=IntegerField(),
+        )
+        return qs.annotate(priority_rank=rank).order_by("priority_rank", "id")
+    field = "response_due_at" if sort == SORT_RESPONSE_DUE else "resolution_due_at"
+    return qs.order_by(F(field).asc(nulls_last=True), "id")
+
+
+def _sort_value(ticket: Ticket, sort: str) -> str:
+    if sort == SORT_CREATED:
+        return ticket.created_at.isoformat()
+    if sort == SORT_PRIORITY:
+        return str(PRIORITY_RANK.get(ticket.priority, len(PRIORITY_RANK)))
+    due = ticket.response_due_at if sort == SORT_RESPONSE_DUE else ticket.resolution_due_at
+    return due.isoformat() if due else ""
+
+
+def _cursor(ticket: Ticket, sort: str) -> str:
+    return f"{_sort_value(ticket, sort)}{CURSOR_SEPARATOR}{ticket.pk}"
+
+
+def _after(qs: QuerySet[Ticket], sort: str, cursor: str) -> QuerySet[Ticket] | None:
+    """The rows after the cursor in the sort's order, or None when the cursor is not valid."""
+    raw_value, _sep, raw_id = cursor.rpartition(CURSOR_SEPARATOR)
+    if not raw_id.isdigit():
+        return None
+    last_id = int(raw_id)
+    try:
+        if sort == SORT_PRIORITY:
+            rank = int(raw_value)
+            return qs.filter(Q(priority_rank__gt=rank) | Q(priority_rank=rank, id__gt=last_id))
+        value = datetime.fromisoformat(raw_value) if raw_value else None
+    except ValueError:
+        return None
+    if value is not None and value.tzinfo is None:
+        return None
+    if sort == SORT_CREATED:
+        if value is None:
+            return None
+        return qs.filter(Q(created_at__lt=value) | Q(created_at=value, id__lt=last_id))
+    field = "response_due_at" if sort == SORT_RESPONSE_DUE else "resolution_due_at"
+    if value is None:  # already among the rows without a due time (they come last)
+        return qs.filter(**{f"{field}__isnull": True, "id__gt": last_id})
+    return qs.filter(
+        Q(**{f"{field}__gt": value})
+        | Q(**{field: value, "id__gt": last_id})
+        | Q(**{f"{field}__isnull": True})
+    )
+
+
+# -- Rows --------------------------------------------------------------------------------------
+
+
+def _clock_cell(ticket: Ticket, clock: str, cache: dict) -> ClockCell:
+    if clock == RESPONSE:
+        due, breached = ticket.response_due_at, ticket.response_breached
+    else:
+        due, breached = ticket.resolution_due_at, ticket.resolution_breached
+    left = remaining_minutes(ticket, clock, cache=cache)
+    warning = False
+    if left is not None and left >= 0 and not breached:
+        # The same context remaining_minutes loaded: one policy and calendar per policy id.
+        policy = ClockContext.of(ticket, cache).policy
+        if policy is not None:
+            response_target, resolution_target = targets(policy, ticket.priority)
+            target = response_target if clock == RESPONSE else resolution_target
+            if target:
+                used_percent = (target - left) * 100 / target
+                warning = used_percent >= policy.warning_percent
+    return ClockCell(due=due, breached=breached, warning=warning, left=left)
+
+
+def _rows(tickets: list[Ticket]) -> list[QueueRow]:
+    cache: dict = {}
+    return [
+        QueueRow(
+            ticket=ticket,
+            response=_clock_cell(ticket, RESPONSE, cache),
+            resolution=_clock_cell(ticket, RESOLUTION, cache),
+        )
+        for ticket in tickets
+    ]
+
+
+# -- Views -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    departments = _departments(request)
+    if not departments:
+        return _forbidden(request)
+    picker = DepartmentPickerForm(
+        {"department": request.GET.get("department", departments[0].pk)},
+        departments=departments,
+    )
+    department = departments[0]
+    if picker.is_valid() and picker.cleaned_data["department"]:
+        department = next(d for d in departments if d.pk == picker.cleaned_data["department"])
+
+    agents = services.agents_of(department.pk)
+    tickets = selectors.ticket_list(request.user).filter(provider_department_id=department.pk)
+    queue_filter = QueueFilter(
+        request.GET, tickets, department_id=department.pk, agents=agents, user=request.user
+    )
+    sort = queue_filter.chosen_sort
+    # Invalid filter values are reported on the form; the valid ones still apply.
+    page_qs = _ordered(queue_filter.qs, sort)
+    cursor_error = False
+    cursor = request.GET.get("after", "")
+    if cursor:
+        after = _after(page_qs, sort, cursor)
+        if after is None:
+            cursor_error = True
+        else:
+            page_qs = after
+    page = list(page_qs[: PAGE_SIZE + 1])
+    next_query = ""
+    if len(page) > PAGE_SIZE:
+        page = page[:PAGE_SIZE]
+        params = request.GET.copy()
+        params["department"] = str(department.pk)
+        params["after"] = _cursor(page[-1], sort)
+        next_query = params.urlencode()
+
+    current = request.GET.copy()
+    current["department"] = str(department.pk)
+    first_page = current.copy()
+    first_page.pop("after", None)
+    context: dict[str, Any] = {
+        "department": department,
+        "departments": departments,
+        "picker": picker,
+        "filter": queue_filter,
+        "rows": _rows(page),
+        "agents": agents,
+        "next_query": next_query,
+        "is_later_page": bool(cursor) and not cursor_error,
+        "first_page_query": first_page.urlencode(),
+        "cursor_error": cursor_error,
+        "current_query": current.urlencode(),
+    }
+    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        return render(request, "queue/_table.html", context)
+    return render(request, "queue/queue.html", context)
+
+
+@login_required
+@require_POST
+def bulk_assign(request: HttpRequest) -> HttpResponse:
+    provided = provider_department_ids(request.user)
+    if not provided:
+        return _forbidden(request)
+    raw_department = request.POST.get("department", "")
+    department_id = int(raw_department) if raw_department.isdigit() else None
+    if department_id not in provided:
+        return _forbidden(request)
+    agents = services.agents_of(department_id)
+    form = BulkAssignForm(request.POST, agents=agents)
+    query = QueryDict(request.POST.get("query", "")[:2000]).copy()
+    query["department"] = str(department_id)
+    back = f"{reverse('queue')}?{query.urlencode()}"
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+
+    assignee = next(a for a in agents if a.pk == form.cleaned_data["assignee"])
+    wanted = form.cleaned_data["ticket"]
+    # Only tickets the user may see, of this queue: posted ids are never trusted.
+    tickets = list(
+        selectors.visible_tickets(request.user)
+        .filter(pk__in=wanted, provider_department_id=department_id)
+        .order_by("reference")
+    )
+    assigned: list[str] = []
+    refused: list[str] = []
+    for ticket in tickets:
+        try:
+            services.update_ticket(ticket=ticket, actor=request.user, assignee=assignee)
+        except (InvalidInput, InvalidTransition, NotAllowed) as error:
+            refused.append(f"{ticket.reference} ({error.detail})")
+        else:
+            assigned.append(ticket.reference)
+    not_found = len(wanted) - len(tickets)
+
+    summary = ngettext(
+        "Assigned %(count)d ticket to %(assignee)s.",
+        "Assigned %(count)d tickets to %(assignee)s.",
+        len(assigned),
+    ) % {"count": len(assigned), "assignee": assignee.get_full_name() or assignee.username}
+    if refused:
+        summary += " " + ngettext(
+            "%(count)d refused: %(tickets)s",
+            "%(count)d refused: %(tickets)s",
+            len(refused),
+        ) % {"count": len(refused), "tickets": "; ".join(refused)}
+    if not_found:
+        summary += " " + ngettext(
+            "%(count)d not found in this queue.",
+            "%(count)d not found in this queue.",
+            not_found,
+        ) % {"count": not_found}
+    level = messages.SUCCESS if assigned and not refused and not not_found else messages.WARNING
+    messages.add_message(request, level, summary)
+    return redirect(back)
