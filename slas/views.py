@@ -1,1 +1,452 @@
-# Create your views here.
+"""Department-head pages: the SLA dashboard and the internal service map (DESIGN §3 "Pages").
+
+Figures come from `slas.metrics` (SQL aggregates); the few extra aggregates here (time-to-resolve
+histogram, agent workload, map edges) are one query each, so a page costs the same number of
+queries whatever the number of tickets.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from departments.models import Department, User
+from departments.selectors import active_departments, headed_department_ids
+from tickets.models import OPEN_STATUSES, Priority, Status, Ticket
+from tickets.selectors import visible_tickets
+
+from . import charts, metrics
+from .models import Agreement
+
+PERIODS = {"30d": 30, "90d": 90, "365d": 365}
+DEFAULT_PERIOD = "30d"
+RECENT_LIMIT = 20
+
+# Business time: one business day counts as 8 business hours here.
+HOUR = 3600
+DAY = 8 * HOUR
+RESOLVE_BUCKETS = (
+    ("lt_1h", gettext_lazy("< 1 h"), None, HOUR),
+    ("h1_4", gettext_lazy("1–4 h"), HOUR, 4 * HOUR),
+    ("h4_8", gettext_lazy("4–8 h"), 4 * HOUR, DAY),
+    ("d1_2", gettext_lazy("1–2 d"), DAY, 2 * DAY),
+    ("d2_5", gettext_lazy("2–5 d"), 2 * DAY, 5 * DAY),
+    ("gt_5d", gettext_lazy("> 5 d"), 5 * DAY, None),
+)
+
+
+# --- who may look ------------------------------------------------------------------------------
+
+
+def _is_head_or_admin(user: User) -> bool:
+    return bool(user.is_staff) or bool(headed_department_ids(user))
+
+
+def _dashboard_departments(user: User) -> QuerySet[Department]:
+    """Admins pick any active department; heads their own."""
+    departments = active_departments().order_by("name")
+    if user.is_staff:
+        return departments
+    return departments.filter(pk__in=headed_department_ids(user))
+
+
+# --- the period --------------------------------------------------------------------------------
+
+
+@dataclass
+class Period:
+    key: str  # "30d", "90d", "365d" or "custom"
+    start: datetime
+    end: datetime
+    invalid: bool = False
+
+    @property
+    def group_by(self) -> str:
+        return "month" if (self.end - self.start).days > 180 else "week"
+
+    @property
+    def last_day(self) -> datetime:
+        return self.end - timedelta(microseconds=1)
+
+    def query(self) -> dict[str, str]:
+        if self.key == "custom":
+            zone = ZoneInfo(settings.TIME_ZONE)
+            return {
+                "from": self.start.astimezone(zone).date().isoformat(),
+                "to": self.last_day.astimezone(zone).date().isoformat(),
+            }
+        return {"period": self.key}
+
+
+def _period(params: Any) -> Period:
+    """`period=30d|90d|365d`, or `from`/`to` dates (both included, local time)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    raw_from, raw_to = params.get("from"), params.get("to")
+    if raw_from or raw_to:
+        try:
+            first = parse_date(raw_from or "")
+            last = parse_date(raw_to or "") if raw_to else timezone.localdate()
+        except ValueError:
+            first = last = None
+        if first and last and first <= last:
+            start = datetime.combine(first, time.min, tzinfo=zone)
+            end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+            if end <= metrics.latest_allowed_end(start):
+                return Period("custom", start, end)
+        invalid = True
+        key = DEFAULT_PERIOD
+    else:
+        key = params.get("period", DEFAULT_PERIOD)
+        invalid = key not in PERIODS
+        if invalid:
+            key = DEFAULT_PERIOD
+    tomorrow = datetime.combine(timezone.localdate() + timedelta(days=1), time.min, tzinfo=zone)
+    return Period(key, tomorrow - timedelta(days=PERIODS[key]), tomorrow, invalid=invalid)
+
+
+def _period_choices() -> list[tuple[str, str]]:
+    return [
+        ("30d", _("Last 30 days")),
+        ("90d", _("Last 90 days")),
+        ("365d", _("Last 12 months")),
+    ]
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+
+def _percent_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:g} %"
+
+
+def _resolve_histogram(tickets: QuerySet[Ticket]) -> list[dict[str, Any]]:
+    """Resolved tickets by business time to resolve, in one aggregate query."""
+    seconds = "resolution_business_seconds"
+    aggregates = {}
+    for key, _label, low, high in RESOLVE_BUCKETS:
+        condition = Q(**{f"{seconds}__isnull": False})
+        if low is not None:
+            condition &= Q(**{f"{seconds}__gte": low})
+        if high is not None:
+            condition &= Q(**{f"{seconds}__lt": high})
+        aggregates[key] = Count("pk", filter=condition)
+    counts = tickets.aggregate(**aggregates)
+    return [{"label": str(label), "count": counts[key]} for key, label, _l, _h in RESOLVE_BUCKETS]
+
+
+def _agent_workload(department_id: int) -> list[dict[str, Any]]:
+    """Open tickets per assignee of the provider department (one grouped query)."""
+    rows = (
+        Ticket.objects.filter(provider_department_id=department_id, status__in=OPEN_STATUSES)
+        .values("assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name")
+        .annotate(open_tickets=Count("pk"))
+        .order_by("-open_tickets", "assignee__username")
+    )
+    workload = []
+    for row in rows:
+        if row["assignee_id"] is None:
+            name = _("unassigned")
+        else:
+            name = str(
+                User(
+                    username=row["assignee__username"],
+                    first_name=row["assignee__first_name"],
+                    last_name=row["assignee__last_name"],
+                )
+            )
+        workload.append({"name": name, "open_tickets": row["open_tickets"]})
+    return workload
+
+
+def _side(
+    user: User, *, scope: metrics.MetricsScope, period: Period, provider: bool, heading: str
+) -> dict[str, Any]:
+    report = metrics.sla_metrics(
+        scope=scope, period_from=period.start, period_to=period.end, group_by=period.group_by
+    )
+    created = Ticket.objects.filter(
+        scope.condition(), created_at__gte=period.start, created_at__lt=period.end
+    )
+    histogram = _resolve_histogram(created)
+    breaches = list(
+        visible_tickets(user)
+        .filter(scope.condition(), created_at__gte=period.start, created_at__lt=period.end)
+        .filter(Q(response_breached=True) | Q(resolution_breached=True))
+        .select_related("provider_department", "requester_department", "assignee")
+        .order_by("-created_at", "-id")[:RECENT_LIMIT]
+    )
+    status_labels = dict(Status.choices)
+    priority_labels = dict(Priority.choices)
+    backlog_status = [
+        (str(status_labels[key]), value) for key, value in report.backlog_by_status.items()
+    ]
+    backlog_priority = [
+        (str(priority_labels[key]), value) for key, value in report.backlog_by_priority.items()
+    ]
+    trend_labels = [group.label for group in report.groups]
+    unit = _("Month") if period.group_by == "month" else _("Week (starting Monday)")
+    trend_chart = charts.line_chart(
+        title=_("%(side)s: compliance trend") % {"side": heading},
+        desc=_("Response and resolution compliance in percent per %(unit)s.")
+        % {"unit": unit.lower()},
+        labels=trend_labels,
+        series=[
+            charts.Series(
+                _("Response"), [group.response.compliance_percent for group in report.groups]
+            ),
+            charts.Series(
+                _("Resolution"), [group.resolution.compliance_percent for group in report.groups]
+            ),
+        ],
+        x_label=unit,
+        y_label=_("Compliance %"),
+    )
+    workload = _agent_workload(scope.provider_department_id) if provider else []
+    side: dict[str, Any] = {
+        "heading": heading,
+        "provider": provider,
+        "report": report,
+        "response_text": _percent_text(report.response.compliance_percent),
+        "resolution_text": _percent_text(report.resolution.compliance_percent),
+        "trend_chart": trend_chart,
+        "trend_unit": unit,
+        "breaches": breaches,
+        "backlog_status": backlog_status,
+        "backlog_priority": backlog_priority,
+        "backlog_status_chart": charts.bar_chart(
+            title=_("%(side)s: open tickets by status") % {"side": heading},
+            desc=_("Open tickets now, per status."),
+            bars=backlog_status,
+            x_label=_("Status"),
+            y_label=_("Tickets"),
+        ),
+        "backlog_priority_chart": charts.bar_chart(
+            title=_("%(side)s: open tickets by priority") % {"side": heading},
+            desc=_("Open tickets now, per priority."),
+            bars=backlog_priority,
+            x_label=_("Priority"),
+            y_label=_("Tickets"),
+        ),
+        "histogram": histogram,
+        "histogram_chart": charts.bar_chart(
+            title=_("%(side)s: time to resolve") % {"side": heading},
+            desc=_(
+                "Resolved tickets created in the period, by business time to resolve "
+                "(one business day = 8 business hours)."
+            ),
+            bars=[(row["label"], row["count"]) for row in histogram],
+            x_label=_("Business time to resolve"),
+            y_label=_("Tickets"),
+        ),
+        "workload": workload,
+    }
+    if provider:
+        side["workload_chart"] = charts.bar_chart(
+            title=_("Open tickets per agent"),
+            desc=_("Open tickets of the department now, per assignee."),
+            bars=[(row["name"], row["open_tickets"]) for row in workload],
+            x_label=_("Assignee"),
+            y_label=_("Open tickets"),
+        )
+    return side
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not _is_head_or_admin(user):
+        raise PermissionDenied(_("The dashboard is for department heads and admins."))
+    departments = list(_dashboard_departments(user))
+    if not departments:
+        raise PermissionDenied(_("You head no active department."))
+    chosen = departments[0]
+    raw = request.GET.get("department")
+    if raw:
+        chosen = next((d for d in departments if str(d.pk) == raw), None)
+        if chosen is None:
+            raise PermissionDenied(_("You may only see the dashboard of your own department."))
+    period = _period(request.GET)
+    provider_side = _side(
+        user,
+        scope=metrics.MetricsScope(provider_department_id=chosen.pk),
+        period=period,
+        provider=True,
+        heading=_("As provider"),
+    )
+    consumer_side = _side(
+        user,
+        scope=metrics.MetricsScope(consumer_department_id=chosen.pk),
+        period=period,
+        provider=False,
+        heading=_("As consumer"),
+    )
+    return render(
+        request,
+        "slas/dashboard.html",
+        {
+            "department": chosen,
+            "departments": departments,
+            "period": period,
+            "period_choices": _period_choices(),
+            "sides": [provider_side, consumer_side],
+        },
+    )
+
+
+# --- the service map ---------------------------------------------------------------------------
+
+
+def _edge_rows(period: Period) -> list[dict[str, Any]]:
+    """Every consumer → provider relationship with its volume and resolution compliance, in one
+    aggregate query (the compliance definitions are `slas.metrics`')."""
+    clock = metrics.RESOLUTION
+    rows = (
+        Ticket.objects.filter(
+            created_at__gte=period.start,
+            created_at__lt=period.end,
+            requester_department__isnull=False,
+        )
+        .values("requester_department", "provider_department")
+        .annotate(
+            tickets=Count("pk"),
+            measured=Count("pk", filter=clock.measured),
+            met=Count("pk", filter=clock.met),
+        )
+        .order_by("-tickets", "requester_department", "provider_department")
+    )
+    return [
+        {
+            "consumer_id": row["requester_department"],
+            "provider_id": row["provider_department"],
+            "tickets": row["tickets"],
+            "measured": row["measured"],
+            "met": row["met"],
+            "compliance": (
+                round(100 * row["met"] / row["measured"], 2) if row["measured"] else None
+            ),
+        }
+        for row in rows
+    ]
+
+
+@login_required
+def service_map(request: HttpRequest) -> HttpResponse:
+    if not _is_head_or_admin(request.user):
+        raise PermissionDenied(_("The service map is for department heads and admins."))
+    period = _period(request.GET)
+    departments = {d.pk: d for d in Department.objects.order_by("name")}
+    edges = _edge_rows(period)
+    involved = {e["consumer_id"] for e in edges} | {e["provider_id"] for e in edges}
+    nodes = [
+        charts.MapNode(d.pk, d.name)
+        for d in departments.values()
+        if d.is_active or d.pk in involved
+    ]
+    period_query = period.query()
+    map_edges = []
+    for edge in edges:
+        consumer, provider = departments[edge["consumer_id"]], departments[edge["provider_id"]]
+        edge["consumer"], edge["provider"] = consumer, provider
+        edge["compliance_text"] = _percent_text(edge["compliance"])
+        edge["colour"] = charts.compliance_colour(edge["compliance"])
+        edge["href"] = "/map/edge/?" + urlencode(
+            {"consumer": consumer.pk, "provider": provider.pk, **period_query}
+        )
+        text = _("%(consumer)s → %(provider)s: %(tickets)d tickets, compliance %(compliance)s") % {
+            "consumer": consumer.name,
+            "provider": provider.name,
+            "tickets": edge["tickets"],
+            "compliance": edge["compliance_text"],
+        }
+        map_edges.append(
+            charts.MapEdge(
+                consumer.pk,
+                provider.pk,
+                edge["tickets"],
+                edge["compliance"],
+                edge["href"],
+                text,
+            )
+        )
+    chart = charts.service_map(
+        title=_("Internal service map"),
+        desc=_(
+            "Departments as nodes; an arrow from a consumer to a provider for the tickets it "
+            "filed in the period, coloured by resolution compliance. The table below lists "
+            "every arrow."
+        ),
+        nodes=nodes,
+        edges=map_edges,
+    )
+    return render(
+        request,
+        "slas/map.html",
+        {
+            "period": period,
+            "period_choices": _period_choices(),
+            "chart": chart,
+            "edges": edges,
+        },
+    )
+
+
+@login_required
+def map_edge(request: HttpRequest) -> HttpResponse:
+    if not _is_head_or_admin(request.user):
+        raise PermissionDenied(_("The service map is for department heads and admins."))
+    try:
+        consumer_id = int(request.GET.get("consumer", ""))
+        provider_id = int(request.GET.get("provider", ""))
+    except ValueError as error:
+        raise PermissionDenied(_("Choose a consumer and a provider department.")) from error
+    consumer = get_object_or_404(Department, pk=consumer_id)
+    provider = get_object_or_404(Department, pk=provider_id)
+    period = _period(request.GET)
+    scope = metrics.MetricsScope(
+        provider_department_id=provider.pk, consumer_department_id=consumer.pk
+    )
+    report = metrics.sla_metrics(scope=scope, period_from=period.start, period_to=period.end)
+    tickets = list(
+        visible_tickets(request.user)
+        .filter(
+            requester_department=consumer,
+            provider_department=provider,
+            created_at__gte=period.start,
+            created_at__lt=period.end,
+        )
+        .select_related("service", "requester", "assignee")
+        .order_by("-created_at", "-id")[: RECENT_LIMIT * 2]
+    )
+    agreements = list(
+        Agreement.objects.filter(provider_department=provider)
+        .filter(Q(consumer_department=consumer) | Q(consumer_department__isnull=True))
+        .select_related("policy", "service", "consumer_department")
+        .order_by("consumer_department_id", "service_id", "pk")
+    )
+    return render(
+        request,
+        "slas/map_edge.html",
+        {
+            "consumer": consumer,
+            "provider": provider,
+            "period": period,
+            "report": report,
+            "response_text": _percent_text(report.response.compliance_percent),
+            "resolution_text": _percent_text(report.resolution.compliance_percent),
+            "tickets": tickets,
+            "agreements": agreements,
+            "back": "/map/?" + urlencode(period.query()),
+        },
+    )

@@ -14,6 +14,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 def pytest_collection_modifyitems(config, items):
+    # Browser tests last: Playwright's event loop then starts after every other test has run.
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
     if shutil.which(CHROMIUM) is None:
         skip = pytest.mark.skip(
             reason=f"{CHROMIUM} is missing: apt-get install chromium "
