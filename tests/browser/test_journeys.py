@@ -102,3 +102,30 @@ def test_request_to_resolution_and_confirmation(
     employee.goto(f"{live_server.url}/requests/?status=all")
     expect(employee.get_by_role("link", name=ticket.reference)).to_be_visible()
     both_widths(employee, shoot, "my-requests", language)
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_head_dashboard_and_service_map_reflect_the_work(
+    page, live_server, company, sign_in, shoot, language
+):
+    from tickets import services
+
+    for title in ("打印机坏了", "账号锁定"):
+        ticket = services.file_ticket(
+            requester=company.requester,
+            service=company.service,
+            title=title,
+            form_data={"model": "14寸"},
+        )
+    services.transition_ticket(ticket=ticket, actor=company.agent, status="resolved")
+    sign_in(page, "ithead", language=language)
+    page.goto(f"{live_server.url}/dashboard/")
+    expect(page.locator("svg").first).to_be_visible()
+    both_widths(page, shoot, "dashboard", language)
+    page.goto(f"{live_server.url}/map/")
+    edge = page.locator(f"tr[data-consumer='{company.hr.pk}'][data-provider='{company.it.pk}']")
+    expect(edge.locator("td").nth(2)).to_have_text("2")  # HR → IT: 2 requests
+    both_widths(page, shoot, "service-map", language)
+    edge.locator("a").first.click()
+    expect(page.get_by_text("账号锁定")).to_be_visible()
+    both_widths(page, shoot, "service-map-edge", language)
