@@ -257,7 +257,9 @@ def service_map(
             f'<g class="node" data-department="{node.key}">'
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{node_radius}" fill="#e3edf8" '
             f'stroke="#1f5fa8"/><text x="{x:.1f}" y="{y + node_radius + 14:.1f}" '
-            f'text-anchor="middle" font-size="12">{escape(node.label)}</text></g>'
+            # A halo in the page colour keeps the name readable where edges cross it.
+            f'text-anchor="middle" font-size="12" paint-order="stroke" stroke="#f6f8fa" '
+            f'stroke-width="4" stroke-linejoin="round">{escape(node.label)}</text></g>'
         )
     legend = (
         (GREEN, _("≥ 90 % resolved in time")),
