@@ -410,6 +410,15 @@ def ticket_update(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("ticket-detail", reference=ticket.reference)
 
 
+@login_required
+def ticket_clocks(request: HttpRequest, reference: str) -> HttpResponse:
+    """The due-time block alone: the ticket page polls it so the time left stays current."""
+    ticket = _visible_ticket(request, reference)
+    return render(
+        request, "tickets/_clocks_block.html", {"ticket": ticket, "clocks": _clocks(ticket)}
+    )
+
+
 def _clocks(ticket: Ticket) -> list[dict]:
     """Due times with the business time left (or overdue) for the ticket page."""
     cache: dict = {}

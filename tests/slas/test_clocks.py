@@ -338,3 +338,17 @@ def test_ticket_list_with_remaining_times_costs_the_same_for_5_or_40_tickets(
     for _ in range(35):
         file_at(company, sh(2025, 9, 23, 9, 0), priority="high")
     assert count_queries() == few
+
+
+def test_ticket_page_refreshes_the_time_left_every_minute(company, china_policy, client):
+    ticket = file_at(company, sh(2025, 9, 22, 9, 0))  # resolve by 18:00
+    client.force_login(company.requester)
+    with time_machine.travel(sh(2025, 9, 22, 10, 0), tick=False):
+        page = client.get(f"/tickets/{ticket.reference}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert 'hx-trigger="every 60s"' in page.content.decode()
+    with time_machine.travel(sh(2025, 9, 22, 17, 0), tick=False):
+        block = client.get(f"/tickets/{ticket.reference}/clocks/", HTTP_ACCEPT_LANGUAGE="en")
+    assert block.status_code == 200
+    assert "60 business minutes left" in block.content.decode()  # 17–18
+    client.force_login(company.finance_agent)
+    assert client.get(f"/tickets/{ticket.reference}/clocks/").status_code == 404
