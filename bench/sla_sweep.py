@@ -378,9 +378,10 @@ def timed_sweep(now: datetime) -> tuple[float, int, int]:
 
 def selection(now: datetime, after: tuple[datetime, int] | None = None) -> Any:
     """The sweep's selection query, as slas.escalation builds it (checked against what it runs)."""
+    from django.conf import settings
     from django.db.models import Q
 
-    from slas.escalation import BATCH_SIZE
+    BATCH_SIZE = settings.SLA_SWEEP_BATCH_SIZE
     from tickets.models import Ticket
 
     due = Ticket.objects.filter(next_sla_check_at__lte=now)
@@ -539,9 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ensure_database(args.database_url)
     setup_django(args.database_url)
+    from django.conf import settings
     from django.core.management import call_command
 
-    from slas.escalation import BATCH_SIZE
+    BATCH_SIZE = settings.SLA_SWEEP_BATCH_SIZE
 
     log("migrating")
     call_command("migrate", interactive=False, verbosity=0)

@@ -217,6 +217,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Due tickets the SLA sweep locks and escalates per transaction.
+SLA_SWEEP_BATCH_SIZE = env.int("SLA_SWEEP_BATCH_SIZE", default=200)
+
 # Resolved tickets close themselves this many business days after resolution.
 TICKET_AUTO_CLOSE_BUSINESS_DAYS = env.int("TICKET_AUTO_CLOSE_BUSINESS_DAYS", default=3)
 # Admins are warned this many days before a business calendar runs out of known years.

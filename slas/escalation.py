@@ -20,14 +20,13 @@ from django.utils.translation import gettext as _
 
 from departments.models import Membership, User
 from tickets.models import Notification, Status, Ticket, TicketEvent
-from tickets.services import record_event, transition_ticket
+from tickets.services import transition_ticket
 
 from . import clocks
 from .models import Escalation
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
 MAX_BATCHES = 500  # a sweep handles at most 100,000 tickets; the next sweep takes the rest
 DELIVERY_GRACE = timedelta(minutes=2)  # on_commit enqueue normally delivers well before this
 RETRY_DELAY = timedelta(minutes=5)
@@ -39,9 +38,11 @@ def escalate_due_tickets(
     """Fire every SLA step that has come due; returns the number of steps fired.
 
     Reads the partial index on `next_sla_check_at` in keyset order, so its cost follows the
-    number of due tickets, not the number of open ones.
+    number of due tickets, not the number of open ones. Each page of due tickets is handled in
+    one transaction with a few bulk statements.
     """
     now = now or timezone.now()
+    batch_size = settings.SLA_SWEEP_BATCH_SIZE
     fired = 0
     contexts: dict[int, clocks.ClockContext] = {}  # one policy/calendar load per sweep
     last: tuple[datetime, int] | None = None
@@ -53,106 +54,128 @@ def escalate_due_tickets(
             )
         rows = list(
             due.order_by("next_sla_check_at", "pk").values_list("next_sla_check_at", "pk")[
-                :BATCH_SIZE
+                :batch_size
             ]
         )
         if not rows:
             break
-        for _check_at, ticket_id in rows:
-            try:
-                fired += escalate_ticket(
-                    ticket_id=ticket_id, now=now, enqueue=enqueue, contexts=contexts
-                )
-            except Exception:
-                # One bad ticket must not stop the sweep: push it back and go on.
-                logger.exception("escalating ticket %s failed", ticket_id)
-                Ticket.objects.filter(pk=ticket_id).update(next_sla_check_at=now + RETRY_DELAY)
+        ids = [ticket_id for _check_at, ticket_id in rows]
+        try:
+            fired += _escalate_batch(ids, now=now, enqueue=enqueue, contexts=contexts)
+        except Exception:
+            # One bad ticket must not stop the sweep: retry the page ticket by ticket, and push
+            # back only the tickets that fail on their own.
+            logger.exception(
+                "escalating a page of %s tickets failed; retrying one by one", len(ids)
+            )
+            for ticket_id in ids:
+                try:
+                    fired += _escalate_batch(
+                        [ticket_id], now=now, enqueue=enqueue, contexts=contexts
+                    )
+                except Exception:
+                    logger.exception("escalating ticket %s failed", ticket_id)
+                    Ticket.objects.filter(pk=ticket_id).update(next_sla_check_at=now + RETRY_DELAY)
         last = rows[-1]
     return fired
 
 
 def escalate_ticket(
-    *,
-    ticket_id: int,
-    now: datetime,
-    enqueue: Callable[[int], None] | None = None,
-    contexts: dict[int, clocks.ClockContext] | None = None,
+    *, ticket_id: int, now: datetime, enqueue: Callable[[int], None] | None = None
 ) -> int:
-    """Fire the due steps of one ticket in one transaction (skipped if another sweep holds it)."""
+    """Fire the due steps of one ticket (skipped if another sweep holds it)."""
+    return _escalate_batch([ticket_id], now=now, enqueue=enqueue, contexts={})
+
+
+def _escalate_batch(
+    ticket_ids: list[int],
+    *,
+    now: datetime,
+    enqueue: Callable[[int], None] | None,
+    contexts: dict[int, clocks.ClockContext],
+) -> int:
+    """Fire the due steps of these tickets in one transaction.
+
+    The tickets are locked FOR UPDATE SKIP LOCKED (a ticket another sweep holds is left to it),
+    so the Escalation rows for a ticket are only ever inserted under its lock; the unique
+    (ticket, clock, step) constraint stays the last word if anything slipped through.
+    """
     with transaction.atomic():
-        ticket = (
+        tickets = list(
             Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("service", "provider_department")
-            .filter(pk=ticket_id, next_sla_check_at__lte=now)
-            .first()
+            .filter(pk__in=ticket_ids, next_sla_check_at__lte=now)
+            .order_by("pk")
         )
-        if ticket is None:
+        if not tickets:
             return 0
-        context = clocks.ClockContext.of(ticket, contexts)
-        if context.policy is None or context.cal is None:
-            ticket.next_sla_check_at = None
-            ticket.save(update_fields=["next_sla_check_at"])
-            return 0
-        fired = set(Escalation.objects.filter(ticket=ticket).values_list("clock", "step"))
-        new: list[Escalation] = []
-        for clock, step, instant in clocks.due_steps(
-            ticket, policy=context.policy, cal=context.cal, fired=fired
-        ):
-            if instant > now:
-                break
-            escalation, created = Escalation.objects.get_or_create(
-                ticket=ticket,
-                clock=clock,
-                step=step.key,
-                defaults={
-                    "at_percent": step.at_percent,
-                    "notify": step.notify,
-                    "due_at": instant,
-                    "fired_at": now,
-                    "next_attempt_at": now + DELIVERY_GRACE,
-                },
-            )
-            fired.add((clock, step.key))
-            if not created:
+        fired: dict[int, set[tuple[str, str]]] = {t.pk: set() for t in tickets}
+        for ticket_id, clock, step in Escalation.objects.filter(
+            ticket_id__in=list(fired)
+        ).values_list("ticket_id", "clock", "step"):
+            fired[ticket_id].add((clock, step))
+        escalations: list[Escalation] = []
+        events: list[TicketEvent] = []
+        for ticket in tickets:
+            fired_before = len(escalations)
+            context = clocks.ClockContext.of(ticket, contexts)
+            if context.policy is None or context.cal is None:
+                ticket.next_sla_check_at = None
                 continue
-            new.append(escalation)
-            _record_step(ticket, escalation, now)
-        ticket.next_sla_check_at = clocks.next_check_at(ticket, fired=fired, context=context)
-        ticket.save(
-            update_fields=[
-                "next_sla_check_at",
-                "response_breached",
-                "resolution_breached",
-                "updated_at",
-            ]
+            for clock, step, instant in clocks.due_steps(
+                ticket, policy=context.policy, cal=context.cal, fired=fired[ticket.pk]
+            ):
+                if instant > now:
+                    break
+                escalation = Escalation(
+                    ticket=ticket,
+                    clock=clock,
+                    step=step.key,
+                    at_percent=step.at_percent,
+                    notify=step.notify,
+                    due_at=instant,
+                    fired_at=now,
+                    next_attempt_at=now + DELIVERY_GRACE,
+                )
+                fired[ticket.pk].add((clock, step.key))
+                escalations.append(escalation)
+                events.append(_step_event(ticket, escalation, now))
+            ticket.next_sla_check_at = clocks.next_check_at(
+                ticket, fired=fired[ticket.pk], context=context
+            )
+            if len(escalations) > fired_before:
+                ticket.updated_at = now
+        Escalation.objects.bulk_create(escalations)
+        TicketEvent.objects.bulk_create(events)
+        Ticket.objects.bulk_update(
+            tickets,
+            ["next_sla_check_at", "response_breached", "resolution_breached", "updated_at"],
         )
         send = enqueue or _enqueue_delivery
-        ids = [e.pk for e in new]
+        ids = [e.pk for e in escalations]
         transaction.on_commit(lambda: [send(i) for i in ids])
-    return len(new)
+    return len(escalations)
 
 
-def _record_step(ticket: Ticket, escalation: Escalation, now: datetime) -> None:
+def _step_event(ticket: Ticket, escalation: Escalation, now: datetime) -> TicketEvent:
+    """The timeline row for a fired step (and the breach flag it sets)."""
     if escalation.step == "warning":
-        kind = TicketEvent.Kind.SLA_WARNING
+        kind, to_value = TicketEvent.Kind.SLA_WARNING, f"{escalation.at_percent}%"
     elif escalation.step == "breach":
-        kind = TicketEvent.Kind.SLA_BREACHED
+        kind, to_value = TicketEvent.Kind.SLA_BREACHED, f"{escalation.at_percent}%"
         if escalation.clock == Escalation.Clock.RESPONSE:
             ticket.response_breached = True
         else:
             ticket.resolution_breached = True
     else:
-        kind = TicketEvent.Kind.ESCALATED
+        kind, to_value = TicketEvent.Kind.ESCALATED, escalation.notify
     # SLA steps are the provider's business: internal events, notified through the outbox.
-    record_event(
-        ticket,
-        kind,
+    return TicketEvent(
+        ticket=ticket,
+        kind=kind,
         actor=None,
         at=now,
         from_value=escalation.clock,
-        to_value=escalation.notify
-        if kind == TicketEvent.Kind.ESCALATED
-        else f"{escalation.at_percent}%",
+        to_value=to_value,
         internal=True,
     )
 

@@ -47,6 +47,7 @@ from tickets.services import notifications_muted
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+SMALL_BATCH = 5
 SH = ZoneInfo("Asia/Shanghai")
 FILED_AT = datetime(2025, 9, 22, 9, 0, tzinfo=SH)  # Monday; the last step is Tue 23 Sep 14:00
 STEPS_PER_TICKET = 8  # (warning, breach, head at 100 %, head above at 150 %) × 2 clocks
@@ -212,8 +213,9 @@ class Worker:
 
 
 @pytest.fixture
-def worker_env(tmp_path: Path) -> dict[str, str]:
+def worker_env(tmp_path: Path, settings) -> dict[str, str]:
     """The test's database, broker and a mail folder, for a worker subprocess."""
+    settings.SLA_SWEEP_BATCH_SIZE = SMALL_BATCH  # the direct calls in this process too
     db = settings.DATABASES["default"]
     credentials = quote(db["USER"] or "", safe="")
     if db.get("PASSWORD"):
@@ -226,6 +228,8 @@ def worker_env(tmp_path: Path) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # EMAIL_FILE_PATH is the absolute path
+        # Small pages, so concurrent sweeps interleave and a kill lands between two commits.
+        "SLA_SWEEP_BATCH_SIZE": str(SMALL_BATCH),
     }
 
 
