@@ -52,3 +52,13 @@ def active_departments() -> QuerySet[Department]:
 
 def department_members(department: Department) -> QuerySet[Membership]:
     return department.memberships.select_related("user").order_by("role", "user__username")
+
+
+PROVIDER_ROLES = (Membership.Role.AGENT, Membership.Role.HEAD)
+
+
+def department_staff(department_id: int, roles: tuple[str, ...] = PROVIDER_ROLES) -> QuerySet[User]:
+    """Active users holding one of `roles` in a department (default: agents and heads)."""
+    return User.objects.filter(
+        memberships__department_id=department_id, memberships__role__in=roles, is_active=True
+    ).order_by("username")

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from departments.models import Membership, User
+from departments.selectors import department_staff
 from tickets.models import Notification, Status, Ticket, TicketEvent
 from tickets.services import transition_ticket
 
@@ -211,13 +212,7 @@ def recipients(escalation: Escalation) -> list[User]:
     def heads(department_id: int | None) -> list[User]:
         if department_id is None:
             return []
-        return list(
-            User.objects.filter(
-                memberships__department_id=department_id,
-                memberships__role=Membership.Role.HEAD,
-                is_active=True,
-            )
-        )
+        return list(department_staff(department_id, (Membership.Role.HEAD,)))
 
     if escalation.notify == "assignee":
         people = [ticket.assignee] if ticket.assignee and ticket.assignee.is_active else []

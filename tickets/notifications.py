@@ -8,7 +8,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from departments.models import Membership, User
+from departments.models import User
+from departments.selectors import department_staff
 
 from .models import EmailDelivery, TicketEvent
 
@@ -24,11 +25,7 @@ def recipients_for(event: TicketEvent) -> list[User]:
     ticket = event.ticket
     people: dict[int, User] = {}
     if event.kind == TicketEvent.Kind.CREATED:
-        for user in User.objects.filter(
-            memberships__department_id=ticket.provider_department_id,
-            memberships__role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
-            is_active=True,
-        ).exclude(email=""):
+        for user in department_staff(ticket.provider_department_id).exclude(email=""):
             people[user.pk] = user
     else:
         for user in (ticket.requester, ticket.assignee):

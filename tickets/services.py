@@ -20,8 +20,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from departments.models import Membership, User
-from departments.selectors import is_agent_of
+from departments.models import User
+from departments.selectors import department_staff, is_agent_of
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
 from slas import clocks
 
@@ -495,13 +495,7 @@ def add_attachment(
 
 
 def agents_of(department_id: int) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__department_id=department_id,
-            memberships__role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
-            is_active=True,
-        ).order_by("username")
-    )
+    return list(department_staff(department_id))
 
 
 @transaction.atomic
