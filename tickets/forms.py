@@ -108,6 +108,15 @@ class ReplyForm(forms.Form):
                 self.add_error(field if field in self.fields else None, message)
 
 
+class TicketEditForm(forms.Form):
+    """The requester's edit of title and description while the ticket is new."""
+
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
 class TicketUpdateForm(forms.Form):
     """The provider's assign / priority form."""
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
     path("tickets/<str:reference>/transition/", views.ticket_transition, name="ticket-transition"),
     path("tickets/<str:reference>/update/", views.ticket_update, name="ticket-update"),
+    path("tickets/<str:reference>/edit/", views.ticket_edit, name="ticket-edit"),
 ]

@@ -24,7 +24,7 @@ from servicedesk.errors import DomainError, InvalidInput
 from slas.clocks import promise_for, remaining_minutes
 
 from . import selectors, services, workflow
-from .forms import ReplyForm, TicketRequestForm, TicketUpdateForm
+from .forms import ReplyForm, TicketEditForm, TicketRequestForm, TicketUpdateForm
 from .models import OPEN_STATUSES, Service, Status, Ticket, TicketEvent
 
 PAGE_SIZE = 25
@@ -218,8 +218,10 @@ def _render_ticket(
     *,
     reply_form: ReplyForm | None = None,
     update_form: TicketUpdateForm | None = None,
+    edit_form: TicketEditForm | None = None,
     error: str = "",
     status: int = 200,
+    transition_comment: str = "",
 ) -> HttpResponse:
     user = request.user
     provider_side = selectors.is_provider_side(user, ticket)
@@ -231,6 +233,11 @@ def _render_ticket(
         update_form = TicketUpdateForm(
             agents=agents,
             initial={"priority": ticket.priority, "assignee": ticket.assignee_id},
+        )
+    can_edit = workflow.REQUESTER in roles and ticket.status == Status.NEW
+    if edit_form is None and can_edit:
+        edit_form = TicketEditForm(
+            initial={"title": ticket.title, "description": ticket.description}
         )
     return render(
         request,
@@ -247,6 +254,8 @@ def _render_ticket(
             "agents": agents,
             "reply_form": reply_form,
             "update_form": update_form,
+            "edit_form": edit_form if can_edit else None,
+            "transition_comment": transition_comment,
             "can_reply": bool(roles) and ticket.status not in (Status.CLOSED, Status.CANCELLED),
             "error": error,
         },
@@ -356,7 +365,8 @@ def ticket_transition(request: HttpRequest, reference: str) -> HttpResponse:
     target = request.POST.get("status", "")
     assignee = None
     assignee_id = request.POST.get("assignee", "")
-    if assignee_id.isdigit():
+    # One form carries every action: the assignee choice only goes with "assign".
+    if target == Status.ASSIGNED and assignee_id.isdigit():
         assignee = User.objects.filter(pk=int(assignee_id)).first()
     try:
         services.transition_ticket(
@@ -369,7 +379,11 @@ def ticket_transition(request: HttpRequest, reference: str) -> HttpResponse:
     except DomainError as error:
         ticket.refresh_from_db()
         return _render_ticket(
-            request, ticket, error=_domain_error_text(error), status=error.http_status
+            request,
+            ticket,
+            error=_domain_error_text(error),
+            status=error.http_status,
+            transition_comment=request.POST.get("comment", "")[:20000],
         )
     messages.success(request, _("The ticket was updated."))
     return redirect("ticket-detail", reference=ticket.reference)
@@ -407,6 +421,38 @@ def ticket_update(request: HttpRequest, reference: str) -> HttpResponse:
             status=error.http_status,
         )
     messages.success(request, _("The ticket was updated."))
+    return redirect("ticket-detail", reference=ticket.reference)
+
+
+@login_required
+@require_POST
+def ticket_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    """The requester corrects the title or description while nobody has picked the ticket up."""
+    ticket = _visible_ticket(request, reference)
+    form = TicketEditForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, edit_form=form, status=400)
+    try:
+        services.update_ticket(
+            ticket=ticket,
+            actor=request.user,
+            title=form.cleaned_data["title"],
+            description=form.cleaned_data["description"],
+        )
+    except DomainError as error:
+        ticket.refresh_from_db()
+        if isinstance(error, InvalidInput):
+            for path, messages_ in error.fields.items():
+                for message in messages_:
+                    form.add_error(path if path in form.fields else None, message)
+        return _render_ticket(
+            request,
+            ticket,
+            edit_form=form,
+            error=_domain_error_text(error),
+            status=error.http_status,
+        )
+    messages.success(request, _("Your request was updated."))
     return redirect("ticket-detail", reference=ticket.reference)
 
 

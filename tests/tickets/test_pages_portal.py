@@ -428,3 +428,78 @@ def test_my_requests_query_count_does_not_grow_with_tickets(client, company):
     assert _queries(client, "/requests/") == few
     assert few <= REQUESTS_PAGE_QUERIES
     assert _queries(client, "/") == _queries(client, "/")
+
+
+# -- Actions with a note, and the requester's edit while new ----------------------------------
+
+
+def test_agent_resolves_with_a_public_note_the_requester_reads(client, company):
+    ticket = file(company)
+    services.transition_ticket(ticket=ticket, actor=company.agent, status=Status.IN_PROGRESS)
+    client.force_login(company.agent)
+    response = client.post(
+        f"/tickets/{ticket.reference}/transition/",
+        # The one action form also carries the assignee select; only "assign" may use it.
+        {"status": Status.RESOLVED, "comment": "已更换电源适配器", "assignee": company.agent2.pk},
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED and ticket.assignee == company.agent
+    client.force_login(company.requester)
+    assert "已更换电源适配器" in html(client.get(f"/tickets/{ticket.reference}/"))
+
+
+def test_a_refused_action_keeps_the_note_that_was_typed(client, company):
+    ticket = file(company)
+    client.force_login(company.requester)
+    response = client.post(
+        f"/tickets/{ticket.reference}/transition/",
+        {"status": Status.RESOLVED, "comment": "我写的说明"},
+        **EN,
+    )
+    assert response.status_code == 409
+    assert "我写的说明</textarea>" in html(response)
+    assert not ticket.comments.exists()
+
+
+def test_requester_edits_title_and_description_while_new(client, company):
+    ticket = file(company)
+    client.force_login(company.requester)
+    page = html(client.get(f"/tickets/{ticket.reference}/", **EN))
+    assert "Edit my request" in page
+    response = client.post(
+        f"/tickets/{ticket.reference}/edit/", {"title": "需要一台16寸电脑", "description": "尽快"}
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.description) == ("需要一台16寸电脑", "尽快")
+    assert ticket.events.filter(kind="updated").exists()
+
+
+def test_edit_refuses_an_empty_title_next_to_the_field_and_keeps_the_description(client, company):
+    ticket = file(company)
+    client.force_login(company.requester)
+    response = client.post(
+        f"/tickets/{ticket.reference}/edit/", {"title": "  ", "description": "新的说明"}, **EN
+    )
+    assert response.status_code == 400
+    text = html(response)
+    assert "This field is required" in text and "新的说明</textarea>" in text
+    ticket.refresh_from_db()
+    assert ticket.title == "需要一台电脑"
+
+
+def test_edit_is_gone_once_picked_up_and_refused_for_others(client, company):
+    ticket = file(company)
+    client.force_login(company.agent)
+    assert "Edit my request" not in html(client.get(f"/tickets/{ticket.reference}/", **EN))
+    response = client.post(f"/tickets/{ticket.reference}/edit/", {"title": "x"}, **EN)
+    assert response.status_code == 403
+    services.transition_ticket(ticket=ticket, actor=company.agent, status=Status.ASSIGNED)
+    client.force_login(company.requester)
+    assert "Edit my request" not in html(client.get(f"/tickets/{ticket.reference}/", **EN))
+    response = client.post(f"/tickets/{ticket.reference}/edit/", {"title": "改标题"}, **EN)
+    assert response.status_code == 409
+    assert "only be edited while the ticket is new" in html(response)
+    client.force_login(company.finance_agent)
+    assert client.post(f"/tickets/{ticket.reference}/edit/", {"title": "x"}).status_code == 404
