@@ -184,10 +184,94 @@ def uncovered_years(cal: WorkCalendar, start: datetime, end: datetime) -> list[i
 
 
 def _business_time(cal: WorkCalendar, since: datetime, until: datetime) -> timedelta:
+    if until - since > _LONG_RANGE:
+        return _business_time_by_days(cal, since, until)
     total = timedelta()
     for span_start, span_end in _working_spans(cal, since, until):
         total += min(span_end, until) - span_start
     return total
+
+
+# Ranges longer than this are summed day by day with cumulative day totals (overdue tickets in a
+# queue are months past due; walking every day for every row made the page crawl).
+_LONG_RANGE = timedelta(days=14)
+_EDGE_DAYS = 3  # a day's spans lie within one _MAX_OFFSET (a day) of its UTC date, with room
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _business_time_by_days(cal: WorkCalendar, since: datetime, until: datetime) -> timedelta:
+    """Business time in [since, until) as a sum over the local days whose spans it can touch.
+
+    Each span belongs to exactly one local day (`_day_spans`), so the total is the sum over days
+    of their spans clipped to the range. Days well inside the range are whole and come from
+    cumulative sums; only the few days at either end are clipped span by span."""
+    first_day = since.date() - timedelta(days=_EDGE_DAYS)
+    last_day = until.date() + timedelta(days=_EDGE_DAYS)  # inclusive
+    inner_start = since.date() + timedelta(days=_EDGE_DAYS)
+    inner_end = until.date() - timedelta(days=_EDGE_DAYS)  # exclusive
+    micros = _cumulative_days(cal).between(inner_start, inner_end)
+    for day in _dates(first_day, inner_start):
+        micros += _clipped(cal, day, since, until)
+    for day in _dates(inner_end, last_day + timedelta(days=1)):
+        micros += _clipped(cal, day, since, until)
+    return timedelta(microseconds=micros)
+
+
+def _dates(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day < end:
+        yield day
+        day += timedelta(days=1)
+
+
+def _clipped(cal: WorkCalendar, day: date, since: datetime, until: datetime) -> int:
+    total = 0
+    for span_start, span_end in _day_spans(cal, day):
+        low, high = max(span_start, since), min(span_end, until)
+        if low < high:
+            total += (high - low) // _MICROSECOND
+    return total
+
+
+class _CumulativeDays:
+    """Prefix sums of a calendar's whole-day business time (microseconds), grown on demand."""
+
+    _PAD = timedelta(days=366)
+
+    def __init__(self, cal: WorkCalendar) -> None:
+        self.cal = cal
+        # (first date, sums) replaced as one value, so a concurrent reader sees one or the other.
+        self.state: tuple[date, tuple[int, ...]] | None = None
+
+    def between(self, start: date, end: date) -> int:
+        """Business microseconds of the whole days start <= day < end."""
+        if end <= start:
+            return 0
+        state = self.state
+        if state is None or start < state[0] or end > state[0] + timedelta(days=len(state[1]) - 1):
+            state = self._grow(start, end)
+        origin, sums = state
+        return sums[(end - origin).days] - sums[(start - origin).days]
+
+    def _grow(self, start: date, end: date) -> tuple[date, tuple[int, ...]]:
+        if self.state is not None:
+            origin, sums = self.state
+            start = min(start, origin)
+            end = max(end, origin + timedelta(days=len(sums) - 1))
+        origin = start - self._PAD
+        sums = [0]
+        for day in _dates(origin, end + self._PAD):
+            sums.append(
+                sums[-1]
+                + sum((high - low) // _MICROSECOND for low, high in _day_spans(self.cal, day))
+            )
+        self.state = (origin, tuple(sums))
+        return self.state
+
+
+@lru_cache(maxsize=256)
+def _cumulative_days(cal: WorkCalendar) -> _CumulativeDays:
+    return _CumulativeDays(cal)
 
 
 def _working_spans(
@@ -224,11 +308,15 @@ def _working_spans(
         day += timedelta(days=1)
 
 
-def _day_spans(cal: WorkCalendar, day: date) -> list[_Span]:
-    """The instants (naive UTC) whose wall-clock time lies in one of `day`'s intervals."""
+@lru_cache(maxsize=65536)
+def _day_spans(cal: WorkCalendar, day: date) -> tuple[_Span, ...]:
+    """The instants (naive UTC) whose wall-clock time lies in one of `day`'s intervals.
+
+    Cached: a calendar is immutable, and walking months of overdue time (a queue sorted by due
+    time is full of such tickets) would otherwise rebuild the same days for every row."""
     intervals = cal.intervals_on(day)
     if not intervals:
-        return []
+        return ()
     first = datetime.combine(day, intervals[0][0])
     last = datetime.combine(day, intervals[-1][1])
     segments = _offset_segments(cal.timezone, first - _MAX_OFFSET, last + _MAX_OFFSET)
@@ -249,7 +337,7 @@ def _day_spans(cal: WorkCalendar, day: date) -> list[_Span]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], span_end))
         else:
             merged.append((span_start, span_end))
-    return merged
+    return tuple(merged)
 
 
 def _offset_segments(

@@ -555,3 +555,70 @@ def test_law_between_matches_a_minute_by_minute_wall_clock_count(
     expected = sum(1 for minute in minutes if is_working_instant(cal, minute))
     end = begin + timedelta(minutes=length)
     assert business_minutes_between(cal, begin, end) == expected
+
+
+# -- Long ranges: summed by whole days, equal to walking every span ---------------------------
+
+_LONG_ZONES = ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe")
+
+
+def _walked(cal: WorkCalendar, start: datetime, end: datetime) -> float:
+    """The span walk itself, whatever the range (the reference for the day-sum shortcut)."""
+    from slas import business_time
+
+    since = start.astimezone(UTC).replace(tzinfo=None)
+    until = end.astimezone(UTC).replace(tzinfo=None)
+    total = timedelta()
+    for span_start, span_end in business_time._working_spans(cal, since, until):
+        total += min(span_end, until) - span_start
+    return total.total_seconds()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone=st.sampled_from(_LONG_ZONES),
+    start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 6, 30)),
+    length=st.timedeltas(min_value=timedelta(days=14), max_value=timedelta(days=500)),
+    holidays=st.lists(st.dates(date(2024, 1, 1), date(2027, 12, 31)), max_size=25),
+    makeup=st.lists(st.dates(date(2024, 1, 1), date(2027, 12, 31)), max_size=6),
+)
+def test_long_ranges_equal_the_span_walk_in_any_zone(zone, start, length, holidays, makeup):
+    cal = WorkCalendar.from_spec(
+        timezone=zone,
+        working_hours={
+            "mon": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "tue": [["00:00", "03:30"], ["22:00", "23:59"]],  # night shifts near DST changes
+            "wed": [["09:00", "18:00"]],
+            "thu": [["09:00", "18:00"]],
+            "fri": [["09:00", "17:00"]],
+            "sat": [["10:00", "12:00"]],
+        },
+        closed_dates=holidays,
+        extra_working_dates=makeup,
+        years=range(2024, 2028),
+    )
+    begin = start.replace(tzinfo=UTC)
+    end = begin + length
+    expected = _walked(cal, begin, end)
+    assert business_seconds_between(cal, begin, end) == pytest.approx(expected, abs=1e-6)
+    assert business_seconds_between(cal, end, begin) == pytest.approx(-expected, abs=1e-6)
+
+
+def test_an_overdue_year_looks_at_a_few_days_not_every_day():
+    """The queue shows time left for tickets months overdue: that must not walk every day
+    (cost per row independent of how long ago the ticket fell due; timings live in bench/)."""
+    from slas.business_time import _day_spans
+
+    cal = WorkCalendar.from_spec(
+        timezone="Asia/Shanghai",
+        working_hours={day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    )
+    due = datetime(2025, 1, 6, 10, tzinfo=UTC)
+    now = due + timedelta(days=400)
+    business_seconds_between(cal, now, due)  # the first call builds the day sums once
+    expected = -_walked(cal, due, now)
+    before = _day_spans.cache_info()
+    assert business_seconds_between(cal, now, due) == expected
+    after = _day_spans.cache_info()
+    looked_at = (after.hits + after.misses) - (before.hits + before.misses)
+    assert looked_at <= 16

@@ -313,3 +313,17 @@ def test_query_count_is_the_same_for_5_or_60_tickets_and_pages_by_keyset(
     second = page(client, next_href.replace("&amp;", "&"))
     second_ids = {t.split('"')[0] for t in second.split('name="ticket" value="')[1:]}
     assert len(second_ids) == 10 and not first_ids & second_ids
+
+
+def test_queue_page_query_needs_no_distinct_sort(client, company):
+    """The status filter joins nothing, so the page's ticket query must not be SELECT DISTINCT:
+    at a million tickets DISTINCT sorts every match before the first page (bench/README.md)."""
+    services.file_ticket(
+        requester=company.requester, service=company.service, title="x", form_data={"model": "14寸"}
+    )
+    client.force_login(company.agent)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/queue/?status=new&status=assigned")
+    assert response.status_code == 200
+    ticket_selects = [q["sql"] for q in queries if 'FROM "tickets_ticket"' in q["sql"]]
+    assert ticket_selects and not any("DISTINCT" in sql for sql in ticket_selects)
