@@ -1,7 +1,18 @@
-"""Token sign-in for other systems: POST username and password, get a token back."""
+"""Sign-in: the token endpoint for other systems (POST username and password, get a token back)
+and the sign-in page's form, both limited against password guessing."""
 
+import hashlib
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -48,3 +59,81 @@ class ObtainTokenView(APIView):
             raise InvalidCredentials(_("Unable to sign in with those credentials."))
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+# -- The sign-in page: failed attempts are counted per username and address, and per address ---
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address: REMOTE_ADDR, or the address the NUM_PROXIES-th trusted proxy saw.
+
+    An X-Forwarded-For header from outside is only trusted as far as NUM_PROXIES says, so a
+    client cannot pick a new address per attempt to dodge the limits.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return remote
+
+
+def _attempt_keys(username: str, address: str) -> list[tuple[str, int]]:
+    digest = hashlib.sha256(f"{username.casefold()}\x00{address}".encode()).hexdigest()[:32]
+    return [
+        (f"login-fail:user-address:{digest}", settings.LOGIN_FAILURE_LIMIT),
+        (f"login-fail:address:{address}", settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS),
+    ]
+
+
+def sign_in_locked(username: str, address: str) -> bool:
+    counts = cache.get_many([key for key, _limit in _attempt_keys(username, address)])
+    return any(counts.get(key, 0) >= limit for key, limit in _attempt_keys(username, address))
+
+
+def record_failed_sign_in(username: str, address: str) -> None:
+    for key, _limit in _attempt_keys(username, address):
+        # add() starts the window; incr() keeps its expiry (Redis INCR keeps the TTL).
+        if not cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, refusing to check passwords while the caller is locked out."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "too_many_attempts": _lazy(
+            "Too many failed sign-in attempts. Please wait %(minutes)s minutes and try again."
+        ),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = (self.cleaned_data.get("username") or "")[:150]
+        address = client_address(self.request) if self.request is not None else ""
+        if sign_in_locked(username, address):
+            raise ValidationError(
+                self.error_messages["too_many_attempts"],
+                code="too_many_attempts",
+                params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)},
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            record_failed_sign_in(username, address)
+            raise
+
+
+class ThrottledLoginView(LoginView):
+    form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "too_many_attempts"):
+            response.status_code = 429
+        return response

@@ -34,9 +34,12 @@ class ServiceDeskAutoSchema(AutoSchema):
         error_ref = self.resolve_serializer(ErrorSerializer, "response").ref
         method = self.method.upper()
         codes = ["401", "403", "429"]
-        if method != "GET" or "{" in self.path:
+        # A page number past the end answers 404 (and a bad cursor 404 too).
+        if method != "GET" or "{" in self.path or self._is_list_view():
             codes.append("404")
-        if method in ("POST", "PUT", "PATCH") or self._is_list_view():
+        # Query parameters (filters, `at`, `consumer_department`...) are validated: 400.
+        has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+        if method in ("POST", "PUT", "PATCH") or self._is_list_view() or has_query:
             codes.append("400")
         if method in ("POST", "PATCH", "PUT") and "/tickets/" in self.path:
             codes.append("409")

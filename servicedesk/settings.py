@@ -7,6 +7,7 @@ Production sets DJANGO_ENV=production, which refuses insecure values at start-up
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "csp",
     "departments",
     "tickets",
     "slas",
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "servicedesk.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -61,11 +64,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 if IS_PRODUCTION or STATIC_ROOT_EXISTS:
     # Serves collected static files from gunicorn; development uses runserver's finder.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "servicedesk.urls"
 
@@ -95,6 +99,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     VAR_DIR.mkdir(exist_ok=True)
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and not env.bool(
+    "DATABASE_JIT", default=False
+):
+    # PostgreSQL's JIT compiles "expensive-looking" aggregates (SLA metrics, dashboards) for
+    # hundreds of milliseconds per query, more than it saves on these short queries
+    # (bench/README.md: half of a 1M-ticket metrics request).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -194,6 +205,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The API speaks JSON (DESIGN §3); only the attachment upload takes multipart. Form bodies
+    # would be read with HTML rules (a blank value counts as omitted), so they are refused.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "servicedesk.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
@@ -205,6 +219,9 @@ REST_FRAMEWORK = {
         "write": env.str("THROTTLE_WRITE", default="120/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Proxies in front of the web process whose X-Forwarded-For entries are trusted for the
+    # client address (0: the socket's address; a client-sent header cannot dodge throttles).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -217,6 +234,11 @@ SPECTACULAR_SETTINGS = {
         "PriorityEnum": "tickets.models.Priority",
         "TicketStatusEnum": "tickets.models.Status",
         "RoleEnum": "departments.models.Membership.Role",
+        # One name per choice set shared by several fields or models (else W001 warnings).
+        "MomentEnum": "feedback.models.Moment",
+        "SurveyKindEnum": "feedback.models.Survey.Kind",
+        "SuggestionStatusEnum": "feedback.models.Suggestion.Status",
+        "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
     },
 }
 
@@ -228,6 +250,12 @@ TICKET_AUTO_CLOSE_BUSINESS_DAYS = env.int("TICKET_AUTO_CLOSE_BUSINESS_DAYS", def
 # Admins are warned this many days before a business calendar runs out of known years.
 CALENDAR_WARNING_DAYS = env.int("CALENDAR_WARNING_DAYS", default=60)
 
+# Ticket emails not delivered this many seconds after their event (broker down, worker killed)
+# are sent by the outbox sweep (tickets.tasks.requeue_unsent_mail, every minute).
+TICKET_MAIL_GRACE_SECONDS = env.int("TICKET_MAIL_GRACE_SECONDS", default=120)
+# ... and tried again this long after the sweep enqueued them or a send failed.
+TICKET_MAIL_RETRY_SECONDS = env.int("TICKET_MAIL_RETRY_SECONDS", default=300)
+
 # A requester may reopen a resolved ticket for this many days (agents may always reopen).
 TICKET_REOPEN_WINDOW_DAYS = env.int("TICKET_REOPEN_WINDOW_DAYS", default=14)
 
@@ -236,11 +264,34 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# The sign-in page: after this many failures per username and address (or per address, any
+# username) within LOGIN_LOCKOUT_SECONDS, sign-in is refused until the window ends.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): only this site's own scripts, styles and images; no
+# inline script, style or event handler (htmx's indicator style is in app.css instead).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -250,14 +301,39 @@ if IS_PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# JSON lines (one object per record, with request_id / task_id fields) in production, where a
+# log collector reads them; plain text for people in development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "servicedesk.observability.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The request line replaces Django's own 4xx/5xx warning lines (same facts, once).
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
 }
+# Keep the logging above in the worker too (Celery would otherwise install its own handlers).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")

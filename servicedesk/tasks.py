@@ -12,7 +12,9 @@ class SafeEnqueueTask(Task):
     """A task whose `enqueue` never lets a broker outage break the caller's request.
 
     The caller has already committed what the user submitted; a failed publish is logged and
-    the side effect is lost (a durable outbox is planned with the robustness work).
+    left to the caller's outbox: the row written in that same transaction (a TicketEvent's
+    `mail_due_at`, an Escalation's `next_attempt_at`, a feedback OutboundEmail) is picked up
+    again by its periodic sweep once the broker is back.
     """
 
     abstract = True

@@ -144,7 +144,8 @@ class TransitionSerializer(serializers.Serializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    # Null once the uploader's account is deleted.
+    uploaded_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -171,7 +172,8 @@ class AttachmentUploadSerializer(serializers.Serializer):
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author = serializers.PrimaryKeyRelatedField(read_only=True)
+    # Null once the author's account is deleted.
+    author = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     author_name = serializers.SerializerMethodField()
     attachments = AttachmentSerializer(many=True, read_only=True)
 
@@ -199,7 +201,8 @@ class CommentCreateSerializer(serializers.Serializer):
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
-    actor = serializers.PrimaryKeyRelatedField(read_only=True)
+    # Null for the system's own events (SLA breaches, auto-close): the schema must say so.
+    actor = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     actor_name = serializers.SerializerMethodField()
 
     class Meta:

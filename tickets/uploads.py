@@ -45,6 +45,8 @@ TEXT_CONTENT_TYPES = {
     ".md": "text/markdown",
 }
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_LENGTH = 200
 
 
 class UploadRejected(ValueError):
@@ -83,8 +85,16 @@ def check_upload(name: str, stream: BinaryIO, size: int, max_bytes: int) -> Chec
         raise UploadRejected(f"is larger than the limit of {_human_size(max_bytes)}")
     if size == 0:
         raise UploadRejected("is empty")
-    if ".." in (name or "").replace("\\", "/").split("/"):
+    # Django's multipart parser already keeps only the base name of an uploaded file; names
+    # from elsewhere (the service is the one gate) with a path or control characters, or too
+    # long to show, are refused rather than silently renamed.
+    raw = name or ""
+    if "/" in raw or "\\" in raw or re.match(r"^[A-Za-z]:", raw):
         raise UploadRejected("has a path in its name")
+    if _CONTROL.search(raw):
+        raise UploadRejected("has control characters in its name")
+    if len(raw) > MAX_NAME_LENGTH:
+        raise UploadRejected(f"name is longer than {MAX_NAME_LENGTH} characters")
     filename = safe_filename(name)
     extension = os.path.splitext(filename)[1].lower()
     if extension not in ALLOWED_TYPES:
