@@ -265,7 +265,6 @@ class Suggestion(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     # Day only: a minute-exact time could be matched against access logs to unmask an author.
     created_on = models.DateField(_("submitted"))
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("suggestion")

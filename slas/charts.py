@@ -262,6 +262,7 @@ def service_map(
             f'stroke-width="4" stroke-linejoin="round">{escape(node.label)}</text></g>'
         )
     legend = (
+        # xgettext:no-python-format
         (GREEN, _("≥ 90 % resolved in time")),
         (AMBER, _("75–90 %")),
         (RED, _("below 75 %")),

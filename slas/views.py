@@ -24,6 +24,8 @@ from django.utils.translation import gettext_lazy
 
 from departments.models import Department, User
 from departments.selectors import active_departments, headed_department_ids
+from feedback.rating_views import dashboard_panels
+from feedback.views import dashboard_servqual
 from tickets.models import OPEN_STATUSES, Priority, Status, Ticket
 from tickets.selectors import visible_tickets
 
@@ -301,6 +303,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "period": period,
             "period_choices": _period_choices(),
             "sides": [provider_side, consumer_side],
+            # Satisfaction (ratings, peak-end) and recognition (kudos) panels: feedback app.
+            **dashboard_panels(department_id=chosen.pk, start=period.start, end=period.end),
+            # Latest closed SERVQUAL campaign of the department: feedback app.
+            "servqual": dashboard_servqual(chosen.pk),
         },
     )
 

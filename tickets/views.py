@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from departments.models import Department, Membership, User
 from departments.selectors import department_members
+from feedback.rating_views import ticket_panels
 from servicedesk.errors import DomainError, InvalidInput
 from slas.clocks import promise_for, remaining_minutes
 
@@ -258,6 +259,7 @@ def _render_ticket(
             "transition_comment": transition_comment,
             "can_reply": bool(roles) and ticket.status not in (Status.CLOSED, Status.CANCELLED),
             "error": error,
+            **ticket_panels(request, ticket),  # rating and kudos sections (feedback app)
         },
         status=status,
     )

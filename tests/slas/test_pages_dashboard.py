@@ -147,7 +147,7 @@ def test_head_of_it_sees_hand_counted_figures(company, tickets):
 
     consumer = section(html, "As consumer")
     assert "0 tickets created in the period." in consumer  # IT filed nothing
-    assert "Ratings are not collected yet" in html
+    assert "0 ratings of the department" in section(html, "Satisfaction")  # none in this set
 
 
 def test_head_of_hr_sees_how_others_serve_hr(company, tickets):
@@ -282,4 +282,5 @@ def test_query_count_does_not_grow_with_tickets(company, tickets):
     many = [_queries(client, url) for url in urls]
     assert few == many, (few, many)
     # Measured 16, 6 and 10 (session, user, nav badges included); a little slack for the nav.
-    assert many[0] <= 18 and many[1] <= 8 and many[2] <= 12
+    # The dashboard's ratings and kudos panels add 4 aggregate queries (feedback app).
+    assert many[0] <= 18 + 4 and many[1] <= 8 and many[2] <= 12

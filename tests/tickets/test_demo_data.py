@@ -13,6 +13,15 @@ from django.db.models import Count
 from django.utils import timezone
 
 from departments.models import Department, Membership, User
+from feedback.models import (
+    ImprovementAction,
+    Kudos,
+    Suggestion,
+    Survey,
+    SurveyResponse,
+    TicketRating,
+)
+from feedback.survey_selectors import survey_results
 from tickets.form_schema import validate_schema
 from tickets.models import Comment, Service, Status, Ticket, TicketEvent
 
@@ -52,7 +61,21 @@ def demo_output(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
 def counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Department, User, Membership, Service, Ticket, Comment, TicketEvent)
+        for model in (
+            Department,
+            User,
+            Membership,
+            Service,
+            Ticket,
+            Comment,
+            TicketEvent,
+            TicketRating,
+            Kudos,
+            Survey,
+            SurveyResponse,
+            Suggestion,
+            ImprovementAction,
+        )
     }
 
 
@@ -135,3 +158,25 @@ def test_loading_the_demo_twice_duplicates_nothing(demo_output: str) -> None:
     second_output = load_demo()
     assert counts() == before
     assert "already exist" in second_output
+
+
+def test_demo_feedback_fills_the_it_heads_panels(demo_output: str) -> None:
+    """Ratings on finished tickets, two closed SERVQUAL campaigns (so a change is shown), an open
+    KANO campaign the demo employee is invited to, suggestions and a PDCA board."""
+    it = Department.objects.get(code="IT")
+    finished = Ticket.objects.filter(status__in=(Status.RESOLVED, Status.CLOSED))
+    assert 0 < TicketRating.objects.count() <= finished.count()
+    assert not TicketRating.objects.exclude(ticket__in=finished).exists()
+    closed = Survey.objects.filter(
+        provider_department=it, kind=Survey.Kind.SERVQUAL, state=Survey.State.CLOSED
+    ).order_by("-closes_at")
+    assert closed.count() == 2 and closed[0].closes_at < timezone.now()
+    results = survey_results(closed[0])
+    assert results["respondents"] >= 5 and not results.get("suppressed")
+    responsiveness = next(d for d in results["dimensions"] if d["dimension"] == "responsiveness")
+    assert responsiveness["gap"] < 0 and responsiveness["change"] is not None
+    kano = Survey.objects.get(kind=Survey.Kind.KANO)
+    assert kano.state == Survey.State.OPEN
+    assert kano.invitations.filter(user__username="employee", responded_at=None).exists()
+    assert Suggestion.objects.filter(anonymous=True, author__isnull=True).exists()
+    assert set(ImprovementAction.objects.values_list("stage", flat=True)) >= {"plan", "do"}

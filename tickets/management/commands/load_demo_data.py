@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from departments.models import Department, Membership, User
 from departments.services import save_department, save_user, set_membership
+from feedback.demo import load_demo_feedback
 from slas.calendars import import_china_years
 from slas.clocks import replay as replay_clocks
 from slas.models import Agreement, SlaPolicy
@@ -1357,6 +1358,7 @@ class Command(BaseCommand):
             services = self._load_services(departments, admin)
             self._load_service_levels(departments, services)
         created = self._load_tickets(count, seed, departments, services)
+        load_demo_feedback(seed=seed, write=self.stdout.write)
         self._summary(services, created, seed, time.monotonic() - started)
 
     # -- Org chart and catalog ------------------------------------------------------------------
