@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
+
+from bench.dataset import ensure_database, log, setup_django
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sd_bench"
 MAX_OPEN = 999_999  # references are <code>-<year>-<6 digits>
@@ -58,10 +60,6 @@ LADDER = [
     {"at_percent": 150, "notify": "parent_department_head"},
 ]
 OPEN_STATUSES = ("new", "assigned", "in_progress")  # statuses whose clocks run
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -116,37 +114,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ):
         parser.error("--database-url must be a PostgreSQL database whose name contains 'bench'")
     return args
-
-
-def ensure_database(url: str) -> None:
-    """Create the benchmark database when missing (through the server's `postgres` database)."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = unquote(parts.path.lstrip("/"))
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        dbname="postgres",
-    )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return
-        log(f"creating database {name}")
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "servicedesk.settings"
-    os.environ["DEBUG"] = "false"  # as in production: no query log kept in memory
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
 
 
 # -- Data ----------------------------------------------------------------------------------------

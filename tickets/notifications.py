@@ -1,6 +1,15 @@
 """Emails about ticket events. Only public events are ever mailed: internal notes never leave
-the provider side. Each (event, recipient) is claimed in the database before sending, so a
-redelivered task does not mail twice."""
+the provider side.
+
+The event row is the outbox: `services.record_event` sets its `mail_due_at` in the event's own
+transaction and enqueues `send_event_email` on commit. Sending clears the marker; an event still
+marked once its time has passed (the broker was down, a worker died) is enqueued again by the
+periodic `requeue_unsent` sweep. Each (event, recipient) is claimed in the database
+(EmailDelivery) before sending, so a redelivered or requeued task never mails anyone twice.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -19,6 +28,16 @@ MAILED_KINDS = {
     TicketEvent.Kind.STATUS_CHANGED,
     TicketEvent.Kind.COMMENTED,
 }
+
+
+def mail_grace() -> timedelta:
+    """How long the on-commit enqueue gets to deliver before the sweep sends the event again."""
+    return timedelta(seconds=settings.TICKET_MAIL_GRACE_SECONDS)
+
+
+def retry_delay() -> timedelta:
+    """How long a pending event waits again after the sweep enqueued it or a send failed."""
+    return timedelta(seconds=settings.TICKET_MAIL_RETRY_SECONDS)
 
 
 def recipients_for(event: TicketEvent) -> list[User]:
@@ -59,6 +78,7 @@ def _body(event: TicketEvent) -> tuple[str, str]:
 
 
 def send_event_email(event_id: int) -> int:
+    """Mail the event to each recipient not mailed before; returns how many mails went out."""
     event = (
         TicketEvent.objects.select_related(
             "ticket__requester", "ticket__assignee", "actor", "comment"
@@ -66,9 +86,16 @@ def send_event_email(event_id: int) -> int:
         .filter(pk=event_id)
         .first()
     )
-    if event is None or event.internal or event.kind not in MAILED_KINDS:
+    if event is None:
         return 0
+    if event.internal or event.kind not in MAILED_KINDS:
+        _mark_done(event_id)
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, body = _body(event)
     sent = 0
+    # Claim, then send at once: a worker killed between the two loses that one email rather
+    # than ever sending it twice.
     for recipient in recipients_for(event):
         try:
             with transaction.atomic():
@@ -83,12 +110,49 @@ def send_event_email(event_id: int) -> int:
             != 1
         ):
             continue
-        with translation.override(settings.LANGUAGE_CODE):
-            subject, body = _body(event)
         try:
             send_mail(subject, body, None, [recipient.email])
         except Exception:
+            # Release the claim and leave the event pending: the sweep tries again later.
             EmailDelivery.objects.filter(pk=delivery.pk).update(sent_at=None)
+            TicketEvent.objects.filter(pk=event_id).update(
+                mail_due_at=timezone.now() + retry_delay()
+            )
             raise
         sent += 1
+    _mark_done(event_id)
     return sent
+
+
+def _mark_done(event_id: int) -> None:
+    TicketEvent.objects.filter(pk=event_id, mail_due_at__isnull=False).update(mail_due_at=None)
+
+
+def _enqueue(event_id: int) -> None:
+    from .tasks import notify_ticket_event
+
+    notify_ticket_event.enqueue(event_id)
+
+
+def requeue_unsent(
+    *, now: datetime | None = None, enqueue: Callable[[int], None] | None = None, limit: int = 1000
+) -> int:
+    """Enqueue again the events whose emails are still pending past their time (the sweep).
+
+    The chosen rows are pushed back by the retry delay in the same statement's transaction (locked
+    with SKIP LOCKED, so two sweeps never pick the same event), then enqueued after commit.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            TicketEvent.objects.select_for_update(skip_locked=True)
+            .filter(mail_due_at__lte=now)
+            .order_by("mail_due_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            TicketEvent.objects.filter(pk__in=ids).update(mail_due_at=now + retry_delay())
+    send = enqueue or _enqueue
+    for event_id in ids:
+        send(event_id)
+    return len(ids)

@@ -28,6 +28,7 @@ from slas import clocks
 from . import workflow
 from .form_schema import SchemaError, clean_answers, validate_schema
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
+from .notifications import MAILED_KINDS, mail_grace
 from .rendering import render_markdown
 from .selectors import actor_roles, can_request
 from .uploads import UploadRejected, check_upload
@@ -80,6 +81,7 @@ def record_event(
     internal: bool = False,
     comment: Comment | None = None,
 ) -> TicketEvent:
+    mailed = not internal and not _notifications_muted.get() and kind in MAILED_KINDS
     event = TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
@@ -89,8 +91,11 @@ def record_event(
         to_value=to_value or "",
         internal=internal,
         comment=comment,
+        # The outbox marker, written with the event: if the enqueue below never reaches a
+        # worker (broker down), the periodic sweep sends it once this time has passed.
+        mail_due_at=timezone.now() + mail_grace() if mailed else None,
     )
-    if not internal and not _notifications_muted.get():
+    if mailed:
         transaction.on_commit(lambda: _enqueue_notification(event.pk))
     return event
 
@@ -250,7 +255,7 @@ def transition_ticket(
         _mark_first_response(ticket, actor=actor, at=now)
     if status == Status.RESOLVED:
         ticket.resolved_at = now
-        record_event(ticket, TicketEvent.Kind.RESOLVED, actor=actor, at=now)
+        resolved_event = record_event(ticket, TicketEvent.Kind.RESOLVED, actor=actor, at=now)
     elif source == Status.RESOLVED and status == Status.IN_PROGRESS:
         ticket.resolved_at = None
         record_event(ticket, TicketEvent.Kind.REOPENED, actor=actor, at=now)
@@ -258,6 +263,11 @@ def transition_ticket(
         ticket.closed_at = now
     clocks.on_status_change(ticket, source=source, target=status, at=now)
     ticket.save()
+    if status == Status.RESOLVED and not _notifications_muted.get():
+        # Ask the requester to rate, in this transaction (outbox rows survive a broker outage).
+        from feedback.ratings import request_rating
+
+        request_rating(ticket_id=ticket.pk, resolved_event_id=resolved_event.pk)
     if comment:
         # A remark that goes with the move (a resolution note, why it was cancelled): it is
         # written even when the move finishes the ticket.

@@ -11,3 +11,9 @@ from . import notifications
 def notify_ticket_event(self: SafeEnqueueTask, event_id: int) -> int:
     """Email the people who should hear of a public ticket event; returns mails sent."""
     return notifications.send_event_email(event_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def requeue_unsent_mail() -> int:
+    """Every minute (beat): enqueue again the ticket emails that never went out."""
+    return notifications.requeue_unsent()
