@@ -37,6 +37,7 @@ def loaded(django_db_setup, django_db_blocker):
             tickets=TICKETS,
             departments=DEPARTMENTS,
             users=USERS,
+            force=True,  # the test database's name need not contain "bench"
             stdout=open("/dev/null", "w"),  # noqa: SIM115 - progress output is not the subject
         )
         with connection.cursor() as cursor:
@@ -214,4 +215,4 @@ def test_refuses_a_database_without_bench_in_its_name():
 @pytest.mark.django_db
 def test_refuses_to_load_over_existing_tickets():
     with pytest.raises(CommandError, match="--reset"):
-        call_command("generate_dataset", tickets=10, departments=3, users=9)
+        call_command("generate_dataset", tickets=10, departments=3, users=9, force=True)

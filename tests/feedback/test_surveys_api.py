@@ -201,7 +201,7 @@ def test_audience_member_answers_once_then_gets_a_clear_409(api, company, small_
     assert response.status_code == 201, response.content
     assert response.json() == {"survey": small_servqual.pk, "answers": 6}
 
-    again = client.post(url, {"answers": answers}, format="json")
+    again = client.post(url, {"answers": answers}, format="json", HTTP_ACCEPT_LANGUAGE="en")
     assert again.status_code == 409
     assert again.json()["code"] == "already_answered"
     assert "already answered" in again.json()["detail"]
@@ -293,7 +293,10 @@ def test_closed_and_scheduled_campaigns_refuse_answers(api, company):
     open_now(scheduled)
     surveys.close_survey(survey_id=scheduled.pk)
     response = client.post(
-        f"/api/v1/surveys/{scheduled.pk}/responses/", {"answers": answers}, format="json"
+        f"/api/v1/surveys/{scheduled.pk}/responses/",
+        {"answers": answers},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 409
     assert response.json()["code"] == "survey_not_open"
