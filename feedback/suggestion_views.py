@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_POST
 from departments.models import Department, User
 from departments.selectors import department_staff
 from servicedesk.errors import DomainError
+from servicedesk.observability import omit_user_from_log
 from tickets.models import Service
 
 from . import suggestion_selectors as selectors
@@ -64,9 +64,8 @@ def _pick_department(request: HttpRequest, departments: list[Department]) -> Dep
 
 
 def forget_author(request: HttpRequest | Any) -> None:
-    """After an anonymous submission the rest of the request must not name its author: the
-    request log line (servicedesk.observability) records `request.user`, so drop it."""
-    request.user = AnonymousUser()
+    """After an anonymous submission the request's log line must not name its author."""
+    omit_user_from_log(getattr(request, "_request", request))  # DRF wraps the HttpRequest
 
 
 @dataclass

@@ -49,7 +49,11 @@ class RequestLogMiddleware:
             return response
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            user = getattr(request, "user", None)
+            user = (
+                None
+                if getattr(request, "log_without_user", False)
+                else getattr(request, "user", None)
+            )
             request_logger.info(
                 "%s %s %s %sms",
                 request.method,
@@ -65,6 +69,11 @@ class RequestLogMiddleware:
                 },
             )
             _request_id.reset(token)
+
+
+def omit_user_from_log(request: HttpRequest) -> None:
+    """Keep this request's log line free of who made it (an anonymous suggestion, say)."""
+    request.log_without_user = True  # type: ignore[attr-defined]
 
 
 class ContextFilter(logging.Filter):
