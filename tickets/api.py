@@ -207,7 +207,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)],
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The file.")},
+        # The file goes out with its own content type, whatever it is.
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file.")
+        },
     )
     @action(
         detail=True,
