@@ -24,10 +24,14 @@ def _number(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _open(width: int, height: int, title: str, desc: str, css_class: str) -> tuple[str, str]:
+def _open(
+    width: int, height: int, title: str, desc: str, css_class: str, role: str = "img"
+) -> tuple[str, str]:
+    """The opening <svg> with its title and description. A picture is one image to assistive
+    technology ("img"); a chart with links inside is a "group", so its links stay reachable."""
     ident = f"chart{next(_ids)}"
     head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css_class}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css_class}" role="{role}" '
         f'viewBox="0 0 {width} {height}" width="100%" '
         f'aria-labelledby="{ident}-title {ident}-desc">'
         f'<title id="{ident}-title">{escape(title)}</title>'
@@ -211,7 +215,7 @@ def service_map(
 ) -> SafeString:
     """Departments on a circle, consumer → provider arrows (width by volume, colour by
     compliance), each arrow a link; a legend for the colours."""
-    ident, svg = _open(size, size + 70, title, desc, "service-map")
+    ident, svg = _open(size, size + 70, title, desc, "service-map", role="group")
     centre, radius = size / 2, size / 2 - 90
     position: dict[int, tuple[float, float]] = {}
     for index, node in enumerate(nodes):

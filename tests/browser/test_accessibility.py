@@ -47,7 +47,7 @@ def test_controls_are_labelled_and_charts_described(
         page.goto(live_server.url + path.format(ref=ticket.reference, service=company.service.pk))
         missing = page.locator("input, select, textarea").evaluate_all(UNLABELLED)
         assert missing == [], (path, missing)
-        for svg in page.locator("svg[role=img]").all():
+        for svg in page.locator("svg[role=img], svg[role=group]").all():
             assert svg.locator("title").count() >= 1, path
         # The first Tab stop is the skip link to the content.
         page.keyboard.press("Tab")
