@@ -205,6 +205,86 @@ class MapEdge:
     text: str  # the edge's accessible description, e.g. "HR → IT: 12 tickets, 91 %"
 
 
+def _compliance_legend(*, top: float, width: float) -> str:
+    """The four compliance colours in a row, as the map and the grid use them."""
+    legend = (
+        # xgettext:no-python-format
+        (GREEN, _("≥ 90 % resolved in time")),
+        (AMBER, _("75–90 %")),
+        (RED, _("below 75 %")),
+        (GREY, _("nothing measured")),
+    )
+    parts = []
+    for index, (colour, text) in enumerate(legend):
+        x = 10 + index * (width - 20) / 4
+        parts.append(
+            f'<g class="legend"><rect x="{x:.1f}" y="{top}" width="14" height="14" '
+            f'fill="{colour}"/><text x="{x + 18:.1f}" y="{top + 12}" font-size="11">'
+            f"{escape(text)}</text></g>"
+        )
+    return "".join(parts)
+
+
+def service_matrix(
+    *,
+    title: str,
+    desc: str,
+    consumers: Sequence[MapNode],
+    providers: Sequence[MapNode],
+    edges: Sequence[MapEdge],
+    cell: int = 26,
+) -> SafeString:
+    """The service map as a grid for many departments: a row per consumer, a column per
+    provider, each relationship a linked cell coloured by compliance and showing its ticket
+    count; the busiest rows and columns first. Node-link drawings turn into a blot beyond a
+    dozen departments; a grid stays readable with fifty."""
+    label_w, label_h = 150, 84
+    width = max(label_w + cell * max(len(providers), 1) + 70, 560)  # room for rotated heads
+    height = label_h + cell * max(len(consumers), 1) + 70
+    ident, svg = _open(width, height, title, desc, "service-matrix", role="group")
+    column = {node.key: index for index, node in enumerate(providers)}
+    row = {node.key: index for index, node in enumerate(consumers)}
+    parts = [svg]
+    for node in providers:  # column heads, rotated so long names fit
+        x = label_w + column[node.key] * cell + cell / 2 + 4
+        parts.append(
+            f'<text x="{x:.1f}" y="{label_h - 6}" font-size="11" '
+            f'transform="rotate(-60 {x:.1f} {label_h - 6})">{escape(node.label)}</text>'
+        )
+    for node in consumers:
+        y = label_h + row[node.key] * cell + cell / 2 + 4
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y:.1f}" font-size="11" text-anchor="end">'
+            f"{escape(node.label)}</text>"
+        )
+    parts.append(
+        f'<rect x="{label_w}" y="{label_h}" width="{cell * len(providers)}" '
+        f'height="{cell * len(consumers)}" fill="#ffffff" stroke="#c9d1d9"/>'
+    )
+    for edge in edges:
+        if edge.consumer not in row or edge.provider not in column:
+            continue
+        x = label_w + column[edge.provider] * cell
+        y = label_h + row[edge.consumer] * cell
+        colour = compliance_colour(edge.compliance_percent)
+        # White on green and red, dark on amber and grey: 4.5:1 contrast or more.
+        ink = ' class="on-dark" fill="#ffffff"' if colour in (GREEN, RED) else ' fill="#1b1f23"'
+        count = f"{edge.tickets}" if edge.tickets < 1000 else f"{edge.tickets / 1000:.0f}k"
+        parts.append(
+            f'<a href="{escape(edge.href)}" class="cell" data-consumer="{edge.consumer}" '
+            f'data-provider="{edge.provider}" data-tickets="{edge.tickets}">'
+            f"<title>{escape(edge.text)}</title>"
+            f'<rect x="{x + 1}" y="{y + 1}" width="{cell - 2}" height="{cell - 2}" '
+            f'fill="{colour}"/><text x="{x + cell / 2:.1f}" y="{y + cell / 2 + 4:.1f}" '
+            f'font-size="{9 if len(count) > 2 else 10}" text-anchor="middle"{ink}>'
+            f"{count}</text></a>"
+        )
+    parts.append(_compliance_legend(top=height - 56, width=width))
+    axis = _("Rows: consumer departments; columns: providers; number: tickets.")
+    parts.append(f'<text x="10" y="{height - 14}" font-size="11">{escape(axis)}</text></svg>')
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
 def service_map(
     *,
     title: str,
@@ -265,20 +345,7 @@ def service_map(
             f'text-anchor="middle" font-size="12" paint-order="stroke" stroke="#f6f8fa" '
             f'stroke-width="4" stroke-linejoin="round">{escape(node.label)}</text></g>'
         )
-    legend = (
-        # xgettext:no-python-format
-        (GREEN, _("≥ 90 % resolved in time")),
-        (AMBER, _("75–90 %")),
-        (RED, _("below 75 %")),
-        (GREY, _("nothing measured")),
-    )
-    for index, (colour, text) in enumerate(legend):
-        x = 10 + index * (size - 20) / 4
-        parts.append(
-            f'<g class="legend"><rect x="{x:.1f}" y="{size + 20}" width="14" height="14" '
-            f'fill="{colour}"/><text x="{x + 18:.1f}" y="{size + 32}" font-size="11">'
-            f"{escape(text)}</text></g>"
-        )
+    parts.append(_compliance_legend(top=size + 20, width=size))
     how_to_read = _("Arrow: consumer → provider; width: number of tickets.")
     parts.append(f'<text x="10" y="{size + 58}" font-size="11">{escape(how_to_read)}</text></svg>')
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

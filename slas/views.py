@@ -347,6 +347,20 @@ def _edge_rows(period: Period) -> list[dict[str, Any]]:
     ]
 
 
+MAP_DRAWN_DEPARTMENTS = 14  # beyond this, arrows on a circle become a blot: draw a grid
+
+
+def _busiest(
+    edges: list[dict[str, Any]], side: str, departments: dict[int, Department]
+) -> list[charts.MapNode]:
+    """The departments on one side of the relationships, most tickets first."""
+    totals: dict[int, int] = {}
+    for edge in edges:
+        totals[edge[side]] = totals.get(edge[side], 0) + edge["tickets"]
+    ordered = sorted(totals, key=lambda key: (-totals[key], departments[key].name))
+    return [charts.MapNode(key, departments[key].name) for key in ordered]
+
+
 @login_required
 def service_map(request: HttpRequest) -> HttpResponse:
     if not _is_head_or_admin(request.user):
@@ -386,16 +400,29 @@ def service_map(request: HttpRequest) -> HttpResponse:
                 text,
             )
         )
-    chart = charts.service_map(
-        title=_("Internal service map"),
-        desc=_(
-            "Departments as nodes; an arrow from a consumer to a provider for the tickets it "
-            "filed in the period, coloured by resolution compliance. The table below lists "
-            "every arrow."
-        ),
-        nodes=nodes,
-        edges=map_edges,
-    )
+    if len(involved) <= MAP_DRAWN_DEPARTMENTS:
+        chart = charts.service_map(
+            title=_("Internal service map"),
+            desc=_(
+                "Departments as nodes; an arrow from a consumer to a provider for the tickets it "
+                "filed in the period, coloured by resolution compliance. The table below lists "
+                "every arrow."
+            ),
+            nodes=nodes,
+            edges=map_edges,
+        )
+    else:  # too many departments for arrows: the same relationships as a grid
+        chart = charts.service_matrix(
+            title=_("Internal service map"),
+            desc=_(
+                "A row per consumer department and a column per provider, busiest first; each "
+                "cell is the tickets the consumer filed with the provider in the period, "
+                "coloured by resolution compliance. The table below lists every cell."
+            ),
+            consumers=_busiest(edges, "consumer_id", departments),
+            providers=_busiest(edges, "provider_id", departments),
+            edges=map_edges,
+        )
     return render(
         request,
         "slas/map.html",
