@@ -1024,6 +1024,18 @@ def targets(
     if sw and "error" not in sw:
         check(f"sweep, {sw['due']['tickets']} due ≤ 1 s ({largest})", sw["due"]["median_s"], 1)
         check(f"sweep, nothing due ≤ 20 ms ({largest})", sw["nothing_due"]["median_ms"], 20)
+        small = results[smallest].get("sweep")
+        if largest != smallest and small and "error" not in small:
+            check(
+                f"sweep, due, at {largest} ≤ 1.5× {smallest}",
+                sw["due"]["median_s"] / small["due"]["median_s"],
+                1.5,
+            )
+            check(
+                f"sweep, nothing due, at {largest} ≤ 1.5× {smallest}",
+                sw["nothing_due"]["median_ms"] / small["nothing_due"]["median_ms"],
+                1.5,
+            )
     return checks
 
 
