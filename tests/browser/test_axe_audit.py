@@ -1,10 +1,13 @@
 """An automated WCAG 2.1 A/AA audit (axe-core, through axe-playwright-python) of every page, as
-each kind of user sees it, in both languages and at desktop and phone width.
+each kind of user sees it, in both languages and at desktop and phone width; a screenshot of each
+(artifacts/screenshots/page-<user>-<page>-<language>-<width>.png).
 
 axe-core finds what machines can find (contrast, names of controls and links, landmarks, ARIA,
 heading order, lang attribute); the keyboard and label checks of test_accessibility.py and the
 journeys cover the rest. Every violation axe reports fails the test, whatever its impact.
 """
+
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -25,13 +28,21 @@ PAGES = {
         "/catalog/{service}/request/",
         "/requests/",
         "/tickets/{ref}/",
+        "/tickets/{open_ref}/",  # still new: the requester may edit it
         "/notifications/",
         "/surveys/",
         "/suggestions/",
         "/accounts/login/",
     ],
     "agent": ["/queue/", "/tickets/{ref}/", "/tickets/{open_ref}/"],
-    "ithead": ["/dashboard/", "/map/", "/actions/", "/suggestions/"],
+    "ithead": [
+        "/dashboard/",
+        "/map/",
+        "/map/edge/?consumer={hr}&provider={it}",
+        "/actions/",
+        "/actions/new/",
+        "/suggestions/",
+    ],
 }
 
 
@@ -73,7 +84,7 @@ def _describe(violations: list[dict]) -> str:
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 @pytest.mark.parametrize("username", sorted(PAGES))
 def test_every_page_passes_an_automated_wcag_aa_audit(
-    browser, live_server, company, tickets, sign_in, username, language
+    browser, live_server, company, tickets, sign_in, shoot, username, language
 ):
     resolved, still_new = tickets
     axe = Axe()
@@ -85,11 +96,17 @@ def test_every_page_passes_an_automated_wcag_aa_audit(
         sign_in(page, username, language=language)
         for path in PAGES[username]:
             url = path.format(
-                ref=resolved.reference, open_ref=still_new.reference, service=company.service.pk
+                ref=resolved.reference,
+                open_ref=still_new.reference,
+                service=company.service.pk,
+                hr=company.hr.pk,
+                it=company.it.pk,
             )
             response = page.goto(live_server.url + url)
             assert response is not None and response.status == 200, url
             assert page.evaluate("document.documentElement.lang").lower().startswith(language[:2])
+            name = re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].replace("{", "").lower())
+            shoot(page, f"page-{username}{name.rstrip('-') or '-home'}", language, width)
             violations = axe.run(page, options=WCAG_AA).response["violations"]
             audited += 1
             if violations:
