@@ -187,6 +187,15 @@ class Ticket(models.Model):
                 | models.Q(status="in_progress")
                 | models.Q(status="waiting"),
             ),
+            # `breached=true`, newest first: a backward scan of the breached tickets only, with
+            # the columns of the visibility rule, instead of every ticket filed since the last
+            # breach (13k rows at 1M tickets after a day of on-time filings).
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="ticket_breached_idx",
+                include=["provider_department", "requester", "requester_department"],
+                condition=models.Q(response_breached=True) | models.Q(resolution_breached=True),
+            ),
         ]
 
     def __str__(self) -> str:
