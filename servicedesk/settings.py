@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "csp",
+    "servicedesk.apps.ServiceDeskConfig",
     "departments",
     "tickets",
     "slas",
