@@ -11,6 +11,7 @@ here measures or walks that one set of instants, so the functions agree with eac
 import heapq
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,10 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "DAY_KEYS",
+    "BusinessAxis",
     "Interval",
     "WorkCalendar",
     "add_business_minutes",
     "add_business_seconds",
+    "business_axis",
     "business_minutes_between",
     "business_seconds_between",
     "uncovered_years",
@@ -272,6 +275,117 @@ class _CumulativeDays:
 @lru_cache(maxsize=256)
 def _cumulative_days(cal: WorkCalendar) -> _CumulativeDays:
     return _CumulativeDays(cal)
+
+
+_EPOCH = datetime(1970, 1, 1)
+# Beyond this many days the axis is not built: such instants take the walk/day-sum path.
+_AXIS_MAX_DAYS = 25 * 366
+
+
+class BusinessAxis:
+    """A calendar's working spans laid end to end: an instant's position is the business time
+    from the axis origin to it, so the business time between two instants is the difference of
+    their positions, one bisection each. For lists that ask many rows against one `now`.
+
+    Exactly `business_seconds_between` (the same spans, summed as integer microseconds); a
+    calendar whose spans overlap, or an instant decades away, takes that function instead.
+    """
+
+    _PAD = timedelta(days=366)
+
+    def __init__(self, cal: WorkCalendar) -> None:
+        self.cal = cal
+        # (first valid, last valid, span starts, span ends, business time before each span),
+        # replaced as one value so a concurrent reader sees one whole state or the other.
+        self.state: tuple[int, int, list[int], list[int], list[int]] | None = None
+        self.exact = True
+        # The last `start` seen and its instant: a list asks every row against one `now`.
+        self._last_start: tuple[datetime, int] | None = None
+
+    def seconds_between(self, start: datetime, end: datetime) -> float:
+        """`business_seconds_between(cal, start, end)`."""
+        last = self._last_start
+        if last is not None and last[0] is start:
+            since = last[1]
+        else:
+            since = _micros(_to_utc_naive(start, "start"))
+            self._last_start = (start, since)
+        until = _micros(_to_utc_naive(end, "end"))
+        low, high = (since, until) if since <= until else (until, since)
+        state = self.state
+        if state is None or low < state[0] or high > state[1]:
+            state = self._state_for(_from_micros(low), _from_micros(high))
+            if state is None:
+                return business_seconds_between(self.cal, start, end)
+        return (self._position(state, until) - self._position(state, since)) / 1_000_000
+
+    def _state_for(
+        self, low: datetime, high: datetime
+    ) -> tuple[int, int, list[int], list[int], list[int]] | None:
+        state = self.state
+        if state is not None and state[0] <= _micros(low) and _micros(high) <= state[1]:
+            return state
+        if not self.exact or (high - low).days > _AXIS_MAX_DAYS:
+            return None
+        return self._grow(low, high)
+
+    @staticmethod
+    def _position(state: tuple[int, int, list[int], list[int], list[int]], instant: int) -> int:
+        _first, _last, starts, ends, before = state
+        index = bisect_right(starts, instant) - 1
+        if index < 0:
+            return 0
+        return before[index] + min(instant, ends[index]) - starts[index]
+
+    def _grow(
+        self, low: datetime, high: datetime
+    ) -> tuple[int, int, list[int], list[int], list[int]] | None:
+        try:
+            first_day = low.date() - self._PAD
+            last_day = high.date() + self._PAD
+            if self.state is not None:
+                first_day = min(first_day, _from_micros(self.state[0]).date() - self._PAD)
+                last_day = max(last_day, _from_micros(self.state[1]).date() + self._PAD)
+        except OverflowError:  # within a year of datetime's range: no room for the padding
+            return None
+        if (last_day - first_day).days > _AXIS_MAX_DAYS + 2 * self._PAD.days:
+            return None
+        spans = sorted(
+            (_micros(span_start), _micros(span_end))
+            for day in _dates(first_day, last_day + timedelta(days=1))
+            for span_start, span_end in _day_spans(self.cal, day)
+        )
+        starts, ends, before = [], [], []
+        total = 0
+        for span_start, span_end in spans:
+            if ends and span_start < ends[-1]:
+                # Overlapping spans count twice in the walk: positions cannot express that.
+                self.exact = False
+                return None
+            starts.append(span_start)
+            ends.append(span_end)
+            before.append(total)
+            total += span_end - span_start
+        # A span of a local date lies within a day (_MAX_OFFSET) of that date's UTC midnight:
+        # between these bounds every span that can reach an instant is on the axis.
+        first = datetime.combine(first_day, time()) + _EDGE_DAYS * _MAX_OFFSET
+        last = datetime.combine(last_day, time()) - _EDGE_DAYS * _MAX_OFFSET
+        self.state = (_micros(first), _micros(last), starts, ends, before)
+        return self.state
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@lru_cache(maxsize=256)
+def business_axis(cal: WorkCalendar) -> BusinessAxis:
+    """The calendar's axis, shared by every request in the process (a calendar is immutable)."""
+    return BusinessAxis(cal)
 
 
 def _working_spans(

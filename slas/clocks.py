@@ -5,21 +5,26 @@ they only set fields on the ticket object, the caller saves it. All arithmetic i
 on the stored calendar (never the holiday package at run time).
 """
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tickets.models import OPEN_STATUSES, Service, Status, Ticket
 
 from .business_time import (
+    BusinessAxis,
     WorkCalendar,
     add_business_seconds,
+    business_axis,
     business_seconds_between,
     uncovered_years,
 )
@@ -27,6 +32,7 @@ from .models import (
     DEFAULT_CALENDAR_NAME,
     Agreement,
     BusinessCalendar,
+    CalendarDay,
     Escalation,
     SlaPolicy,
     default_working_hours,
@@ -85,43 +91,127 @@ def resolve_policy(
     """The most specific agreement wins, then the service's policy, then the provider's default.
 
     Specificity: service and consumer > service (all consumers) > consumer (all services) > all.
+    One query ranks every candidate and reads the winner with its policy and calendar (this runs
+    on every filing and promise, where building three ORM queries cost more than running them).
     """
-    candidates = (
-        Agreement.objects.filter(provider_department_id=service.department_id)
-        .filter(Q(service_id=service.pk) | Q(service__isnull=True))
-        .filter(
-            Q(consumer_department_id=consumer_department_id) | Q(consumer_department__isnull=True)
+    params = [
+        service.department_id,
+        service.pk,
+        consumer_department_id,
+        service.sla_policy_id,
+        service.department.default_sla_policy_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_RESOLVE_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    width = len(_concrete(Agreement))
+    policy = _policy_from_row(row[width:])
+    if row[0] is None:  # the service's or the department's policy, not an agreement
+        return policy, None
+    agreement = _instance(Agreement, row[:width])
+    agreement.policy = policy
+    return policy, agreement
+
+
+def _concrete(model: type[Model]) -> list[Any]:
+    return list(model._meta.concrete_fields)
+
+
+def _instance(model: type[Model], values: Sequence[Any]) -> Any:
+    """A model object from raw column values in `_meta` order (as the ORM would build it)."""
+    converted = [
+        field.from_db_value(value, None, connection)
+        if value is not None and hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(_concrete(model), values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in _concrete(model)], converted)
+
+
+_POLICY_COLUMNS = ", ".join(
+    [f"p.{f.column}" for f in _concrete(SlaPolicy)]
+    + [f"c.{f.column}" for f in _concrete(BusinessCalendar)]
+)
+
+
+_AGREEMENT_COLUMNS = [f.column for f in _concrete(Agreement)]
+# resolve_policy's query: every candidate ranked, the winner read with its policy and calendar.
+_RESOLVE_SQL = (
+    f"SELECT {', '.join(f'candidate.{c}' for c in _AGREEMENT_COLUMNS)}, {_POLICY_COLUMNS}"  # noqa: S608
+    " FROM ("
+    # Agreements rank 5 (service and consumer), 4 (service), 3 (consumer), 2 (neither).
+    " SELECT 2 + CASE WHEN a.service_id IS NULL THEN 0 ELSE 2 END"
+    " + CASE WHEN a.consumer_department_id IS NULL THEN 0 ELSE 1 END AS specificity,"
+    f" a.policy_id AS chosen_policy_id, {', '.join(f'a.{c}' for c in _AGREEMENT_COLUMNS)}"
+    " FROM slas_agreement a WHERE a.provider_department_id = %s"
+    " AND (a.service_id = %s OR a.service_id IS NULL)"
+    " AND (a.consumer_department_id = %s OR a.consumer_department_id IS NULL)"
+    f" UNION ALL SELECT 1, %s, {', '.join('NULL' for _c in _AGREEMENT_COLUMNS)}"  # the service's
+    f" UNION ALL SELECT 0, %s, {', '.join('NULL' for _c in _AGREEMENT_COLUMNS)}"  # the default
+    ") candidate JOIN slas_slapolicy p ON p.id = candidate.chosen_policy_id"
+    " JOIN slas_businesscalendar c ON c.id = p.calendar_id"
+    " ORDER BY candidate.specificity DESC LIMIT 1"
+)
+
+
+def _policy_from_row(values: Sequence[Any]) -> SlaPolicy:
+    """A policy with its calendar from the `_POLICY_COLUMNS` of a row."""
+    width = len(_concrete(SlaPolicy))
+    policy = _instance(SlaPolicy, values[:width])
+    policy.calendar = _instance(BusinessCalendar, values[width:])
+    return policy
+
+
+def load_policy(policy_id: int) -> SlaPolicy:
+    """The policy with its calendar (one query); SlaPolicy.DoesNotExist if there is none."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_POLICY_COLUMNS} FROM slas_slapolicy p"  # noqa: S608 - column names only
+            " JOIN slas_businesscalendar c ON c.id = p.calendar_id WHERE p.id = %s",
+            [policy_id],
         )
-        .select_related("policy__calendar")
-    )
-    best = max(
-        candidates,
-        key=lambda a: (a.service_id is not None, a.consumer_department_id is not None),
-        default=None,
-    )
-    if best is not None:
-        return best.policy, best
-    if service.sla_policy_id:
-        return SlaPolicy.objects.select_related("calendar").get(pk=service.sla_policy_id), None
-    default_id = service.department.default_sla_policy_id
-    if default_id:
-        return SlaPolicy.objects.select_related("calendar").get(pk=default_id), None
-    return None, None
+        row = cursor.fetchone()
+    if row is None:
+        raise SlaPolicy.DoesNotExist(f"no SLA policy {policy_id}")
+    return _policy_from_row(row)
+
+
+# Calendars built by this process, keyed by everything they are built from as just read (time
+# zone, hours, years and every day), so an edited calendar is a new key and is never served
+# stale; what the cache saves is the building, and the arithmetic's caches keyed by calendar.
+_WORK_CALENDARS: dict[tuple, WorkCalendar] = {}
+_WORK_CALENDARS_MAX = 64
 
 
 def work_calendar(calendar: BusinessCalendar) -> WorkCalendar:
     """The stored calendar as plain data for the arithmetic (one query for its days)."""
-    closed: set[date] = set()
-    working: set[date] = set()
-    for day, kind in calendar.days.values_list("date", "kind"):
-        (closed if kind == "closed" else working).add(day)
-    return WorkCalendar.from_spec(
-        timezone=calendar.timezone,
-        working_hours=calendar.working_hours,
-        closed_dates=closed,
-        extra_working_dates=working,
-        years=calendar.years,
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date, kind FROM slas_calendarday WHERE calendar_id = %s", [calendar.pk]
+        )
+        days = frozenset(cursor.fetchall())
+    key = (
+        calendar.timezone,
+        json.dumps(calendar.working_hours, sort_keys=True),
+        json.dumps(calendar.years, sort_keys=True),
+        days,
     )
+    cal = _WORK_CALENDARS.get(key)
+    if cal is None:
+        # Dates come back as `date` (PostgreSQL) or "YYYY-MM-DD" (SQLite): from_spec takes both.
+        cal = WorkCalendar.from_spec(
+            timezone=calendar.timezone,
+            working_hours=calendar.working_hours,
+            closed_dates=[day for day, kind in days if kind == CalendarDay.Kind.CLOSED],
+            extra_working_dates=[day for day, kind in days if kind != CalendarDay.Kind.CLOSED],
+            years=calendar.years,
+        )
+        if len(_WORK_CALENDARS) >= _WORK_CALENDARS_MAX:
+            _WORK_CALENDARS.clear()
+        _WORK_CALENDARS[key] = cal
+    return cal
 
 
 def targets(policy: SlaPolicy, priority: str) -> tuple[int | None, int | None]:
@@ -215,6 +305,14 @@ class ClockContext:
     def __init__(self, policy: SlaPolicy | None, cal: WorkCalendar | None):
         self.policy = policy
         self.cal = cal
+        self._axis: BusinessAxis | None = None
+
+    @property
+    def axis(self) -> BusinessAxis | None:
+        """The calendar's business-time axis (shared by the process), for many rows at once."""
+        if self._axis is None and self.cal is not None:
+            self._axis = business_axis(self.cal)
+        return self._axis
 
     @classmethod
     def of(cls, ticket: Ticket, cache: dict[int, "ClockContext"] | None = None) -> "ClockContext":
@@ -222,28 +320,44 @@ class ClockContext:
         cached = getattr(ticket, "_sla_context", None)
         if cached is not None and getattr(cached.policy, "pk", None) == ticket.sla_policy_id:
             return cached
-        context = cache.get(ticket.sla_policy_id) if cache is not None else None
-        if context is None:
-            policy = (
-                SlaPolicy.objects.select_related("calendar").get(pk=ticket.sla_policy_id)
-                if ticket.sla_policy_id
-                else None
-            )
-            context = cls(policy, work_calendar(policy.calendar) if policy else None)
-            if cache is not None and ticket.sla_policy_id:
-                cache[ticket.sla_policy_id] = context
+        context = cls.of_policy(ticket.sla_policy_id, cache)
         ticket._sla_context = context  # type: ignore[attr-defined]
         return context
 
+    @classmethod
+    def of_policy(
+        cls, policy_id: int | None, cache: dict[int, "ClockContext"] | None = None
+    ) -> "ClockContext":
+        """The context of a policy id (None: no SLA), through `cache` when given."""
+        context = cache.get(policy_id) if cache is not None and policy_id else None
+        if context is None:
+            policy = load_policy(policy_id) if policy_id else None
+            context = cls(policy, work_calendar(policy.calendar) if policy else None)
+            if cache is not None and policy_id:
+                cache[policy_id] = context
+        return context
 
-def on_first_response(ticket: Ticket, *, at: datetime) -> None:
+
+def loaded_contexts(ticket: Ticket) -> dict[int, ClockContext]:
+    """The policy and calendar a write already loaded for `ticket`, as a policy id → context
+    cache: rendering the ticket just written then loads them no second time."""
+    context = getattr(ticket, "_sla_context", None)
+    if context is None or getattr(context.policy, "pk", None) != ticket.sla_policy_id:
+        return {}
+    return {ticket.sla_policy_id: context} if ticket.sla_policy_id else {}
+
+
+def on_first_response(ticket: Ticket, *, at: datetime, next_check: bool = True) -> None:
+    """Stop the response clock. `next_check=False`: the caller sets the next check itself (a
+    status change in the same write does), which saves reading the fired steps twice."""
     context = ClockContext.of(ticket)
     if context.cal is None:
         return
     ticket.response_business_seconds = business_seconds_between(context.cal, ticket.created_at, at)
     if ticket.response_due_at and at > ticket.response_due_at:
         ticket.response_breached = True
-    ticket.next_sla_check_at = next_check_at(ticket, context=context)
+    if next_check:
+        ticket.next_sla_check_at = next_check_at(ticket, context=context)
 
 
 def on_status_change(ticket: Ticket, *, source: str, target: str, at: datetime) -> None:
@@ -335,10 +449,15 @@ def _recompute_due(ticket: Ticket, context: ClockContext) -> None:
 
 
 def running_clocks(ticket: Ticket) -> list[str]:
+    return clocks_running(status=ticket.status, first_response_at=ticket.first_response_at)
+
+
+def clocks_running(*, status: str, first_response_at: datetime | None) -> list[str]:
+    """`running_clocks` from a ticket's plain values."""
     clocks = []
-    if ticket.first_response_at is None and ticket.status in OPEN_STATUSES:
+    if first_response_at is None and status in OPEN_STATUSES:
         clocks.append(RESPONSE)
-    if ticket.status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
+    if status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
         clocks.append(RESOLUTION)
     return clocks
 
@@ -438,10 +557,34 @@ def remaining_minutes(
     if due is None:
         return None
     context = ClockContext.of(ticket, cache)
-    if context.cal is None:
+    if context.axis is None:
         return None
     now = now or timezone.now()
-    return round(business_seconds_between(context.cal, now, due) / 60)
+    return round(context.axis.seconds_between(now, due) / 60)
+
+
+def remaining_minutes_of(
+    *,
+    clock: str,
+    status: str,
+    first_response_at: datetime | None,
+    sla_policy_id: int | None,
+    due: datetime | None,
+    now: datetime,
+    cache: dict[int, ClockContext],
+) -> int | None:
+    """`remaining_minutes` from a ticket's plain values (list rows read without model objects).
+
+    `cache` (policy id → context) loads each policy and calendar once per request; `now` is one
+    instant for the whole list."""
+    if not sla_policy_id or due is None:
+        return None
+    if clock not in clocks_running(status=status, first_response_at=first_response_at):
+        return None
+    axis = ClockContext.of_policy(sla_policy_id, cache).axis
+    if axis is None:
+        return None
+    return round(axis.seconds_between(now, due) / 60)
 
 
 def replay(ticket: Ticket, *, now: datetime | None = None) -> None:
@@ -485,3 +628,6 @@ def replay(ticket: Ticket, *, now: datetime | None = None) -> None:
         ticket.resolution_breached = True
     ticket.next_sla_check_at = next_check_at(ticket)
     ticket.save(update_fields=SLA_FIELDS)
+    from .figures import tickets_touched
+
+    tickets_touched([ticket])  # its SLA figures changed (slas.figures)

@@ -23,7 +23,7 @@ from departments.selectors import department_staff
 from tickets.models import Notification, Status, Ticket, TicketEvent
 from tickets.services import transition_ticket
 
-from . import clocks
+from . import clocks, figures
 from .models import Escalation
 
 logger = logging.getLogger(__name__)
@@ -151,6 +151,9 @@ def _escalate_batch(
             tickets,
             ["next_sla_check_at", "response_breached", "resolution_breached", "updated_at"],
         )
+        # A breach flag is an SLA figure: its ticket's day is recomputed (slas.figures).
+        breached = {step.ticket_id for step in escalations if step.step == "breach"}
+        figures.tickets_touched(ticket for ticket in tickets if ticket.pk in breached)
         send = enqueue or _enqueue_delivery
         ids = [e.pk for e in escalations]
         transaction.on_commit(lambda: [send(i) for i in ids])

@@ -1,5 +1,6 @@
 """Business calendars and SLA policies (the data; the engine arrives with the SLA issue)."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -169,3 +170,117 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.clock} {self.step}"
+
+
+# --- SLA figures that do not grow with the ticket table (slas/figures.py) ------------------------
+
+
+class FigureSide(models.TextChoices):
+    PROVIDER = "provider"
+    CONSUMER = "consumer"
+
+
+class FigureSpan(models.TextChoices):
+    DAY = "day"
+    MONTH = "month"
+
+
+class PeriodFigures(models.Model):
+    """The SLA figures of the tickets created on one local day (settings.TIME_ZONE), or in one
+    local month (span "month", `day` its first day: the sum of its days), for one department as
+    provider or as consumer: derived data, recomputed from the tickets by `slas.figures` (never
+    edited by hand).
+
+    Histograms of business seconds per clock: `*_coarse` {coarse bucket: count} and `*_fine`
+    {"c<coarse bucket>": {fine bucket: count}}, buckets as laid out in `slas.figures`.
+    """
+
+    department = models.ForeignKey(
+        "departments.Department",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the first column of the unique key / scope index
+    )
+    side = models.CharField(max_length=8, choices=FigureSide.choices)
+    span = models.CharField(max_length=5, choices=FigureSpan.choices, default=FigureSpan.DAY)
+    day = models.DateField()
+    tickets = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    resolved_once = models.PositiveIntegerField(default=0)
+    response_measured = models.PositiveIntegerField(default=0)
+    response_met = models.PositiveIntegerField(default=0)
+    response_breached = models.PositiveIntegerField(default=0)
+    response_timed = models.PositiveIntegerField(default=0)
+    response_coarse = models.JSONField(default=dict)
+    response_fine = models.JSONField(default=dict)
+    resolution_measured = models.PositiveIntegerField(default=0)
+    resolution_met = models.PositiveIntegerField(default=0)
+    resolution_breached = models.PositiveIntegerField(default=0)
+    resolution_timed = models.PositiveIntegerField(default=0)
+    resolution_coarse = models.JSONField(default=dict)
+    resolution_fine = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "side", "span", "day"], name="period_figures_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} {self.side} {self.span} {self.day}"
+
+
+class FigureLedgerEntry(models.Model):
+    """An append-only ledger behind the open-ticket counts and the freshness of `PeriodFigures`.
+
+    Every write that changes a ticket's figures appends, in its own transaction, one entry per
+    side with the ticket's `ticket_created_at` (its day's figures are stale until the beat task
+    recomputes them) and `count` -1 / +1 for the open-ticket key (status, priority, assignee) it
+    left / entered (0: figures only). The number of open tickets of a key is the SUM of its
+    entries; the task folds entries into one balance entry per key (`ticket_created_at` null).
+    Writers only insert: filings to one department never wait on a shared counter row.
+    """
+
+    department = models.ForeignKey(
+        "departments.Department",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the first column of the unique key / scope index
+    )
+    side = models.CharField(max_length=8, choices=FigureSide.choices)
+    ticket_created_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, blank=True)
+    priority = models.CharField(max_length=10, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # as the ticket's assignee: the count moves to "unassigned"
+        related_name="+",
+        db_index=False,  # a small table, written on every ticket change; users go rarely
+    )
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["department", "side", "ticket_created_at"], name="figure_ledger_scope_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} {self.side} {self.status} {self.count:+d}"
+
+
+class FiguresBuild(models.Model):
+    """The figures were built from every ticket for this time zone and bucket layout; until a
+    build matching the running settings exists, metrics are computed from the tickets."""
+
+    time_zone = models.CharField(max_length=64)
+    layout = models.BigIntegerField()
+    finished_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.time_zone} {self.layout} {self.finished_at}"

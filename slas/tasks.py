@@ -35,3 +35,11 @@ def recompute_policy_tickets(self: SafeEnqueueTask, policy_id: int) -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def warn_calendar_coverage() -> int:
     return escalation.warn_calendar_coverage()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fold_figure_changes() -> int:
+    """Every minute: fold ticket changes into the daily SLA figures and open-ticket counts."""
+    from . import figures
+
+    return figures.fold_changes()

@@ -1,8 +1,9 @@
 """Department-head pages: the SLA dashboard and the internal service map (DESIGN §3 "Pages").
 
-Figures come from `slas.metrics` (SQL aggregates); the few extra aggregates here (time-to-resolve
-histogram, agent workload, map edges) are one query each, so a page costs the same number of
-queries whatever the number of tickets.
+Figures come from `slas.metrics`: the dashboard's from the daily figures and open-ticket counts
+of `slas.figures` once built (a cost that does not grow with the ticket table), else SQL
+aggregates over the tickets; the few extra aggregates here (agent workload, map edges) are one
+query each, so a page costs the same number of queries whatever the number of tickets.
 """
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from feedback.views import dashboard_servqual
 from tickets.models import OPEN_STATUSES, Priority, Status, Ticket
 from tickets.selectors import visible_tickets
 
-from . import charts, metrics
+from . import charts, figures, metrics
 from .models import Agreement
 
 PERIODS = {"30d": 30, "90d": 90, "365d": 365}
@@ -133,29 +134,28 @@ def _percent_text(value: float | None) -> str:
     return "—" if value is None else f"{value:g} %"
 
 
-def _resolve_histogram(tickets: QuerySet[Ticket]) -> list[dict[str, Any]]:
-    """Resolved tickets by business time to resolve, in one aggregate query."""
-    seconds = "resolution_business_seconds"
-    aggregates = {}
-    for key, _label, low, high in RESOLVE_BUCKETS:
-        condition = Q(**{f"{seconds}__isnull": False})
-        if low is not None:
-            condition &= Q(**{f"{seconds}__gte": low})
-        if high is not None:
-            condition &= Q(**{f"{seconds}__lt": high})
-        aggregates[key] = Count("pk", filter=condition)
-    counts = tickets.aggregate(**aggregates)
-    return [{"label": str(label), "count": counts[key]} for key, label, _l, _h in RESOLVE_BUCKETS]
+def _resolve_histogram(report: metrics.SlaMetrics) -> list[dict[str, Any]]:
+    """Resolved tickets by business time to resolve (`resolution_counts` of RESOLVE_BUCKETS)."""
+    counts = report.resolution_counts or [0] * len(RESOLVE_BUCKETS)
+    return [
+        {"label": str(label), "count": count}
+        for (_key, label, _low, _high), count in zip(RESOLVE_BUCKETS, counts, strict=True)
+    ]
 
 
-def _agent_workload(department_id: int) -> list[dict[str, Any]]:
+def _agent_workload(department_id: int, *, use_figures: bool) -> list[dict[str, Any]]:
     """Open tickets per assignee of the provider department (one grouped query)."""
-    rows = (
-        Ticket.objects.filter(provider_department_id=department_id, status__in=OPEN_STATUSES)
-        .values("assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name")
-        .annotate(open_tickets=Count("pk"))
-        .order_by("-open_tickets", "assignee__username")
-    )
+    if use_figures:
+        rows: Any = figures.open_by_assignee(department_id)
+    else:
+        rows = (
+            Ticket.objects.filter(provider_department_id=department_id, status__in=OPEN_STATUSES)
+            .values(
+                "assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"
+            )
+            .annotate(open_tickets=Count("pk"))
+            .order_by("-open_tickets", "assignee__username")
+        )
     workload = []
     for row in rows:
         if row["assignee_id"] is None:
@@ -173,21 +173,37 @@ def _agent_workload(department_id: int) -> list[dict[str, Any]]:
 
 
 def _side(
-    user: User, *, scope: metrics.MetricsScope, period: Period, provider: bool, heading: str
+    user: User,
+    *,
+    scope: metrics.MetricsScope,
+    period: Period,
+    provider: bool,
+    heading: str,
+    use_figures: bool,
 ) -> dict[str, Any]:
     report = metrics.sla_metrics(
-        scope=scope, period_from=period.start, period_to=period.end, group_by=period.group_by
+        scope=scope,
+        period_from=period.start,
+        period_to=period.end,
+        group_by=period.group_by,
+        use_figures=use_figures,
+        group_percentiles=False,  # the trend shows compliance only
+        resolution_buckets=[(low, high) for _key, _label, low, high in RESOLVE_BUCKETS],
     )
-    created = Ticket.objects.filter(
-        scope.condition(), created_at__gte=period.start, created_at__lt=period.end
-    )
-    histogram = _resolve_histogram(created)
-    breaches = list(
+    histogram = _resolve_histogram(report)
+    # The ids first, in a subquery of their own: PostgreSQL then reads them from the partial
+    # index of breached tickets (index-only), not by walking every ticket of the period.
+    newest_breached = (
         visible_tickets(user)
         .filter(scope.condition(), created_at__gte=period.start, created_at__lt=period.end)
         .filter(Q(response_breached=True) | Q(resolution_breached=True))
+        .order_by("-created_at", "-id")
+        .values("pk")[:RECENT_LIMIT]
+    )
+    breaches = list(
+        Ticket.objects.filter(pk__in=newest_breached)
         .select_related("provider_department", "requester_department", "assignee")
-        .order_by("-created_at", "-id")[:RECENT_LIMIT]
+        .order_by("-created_at", "-id")
     )
     status_labels = dict(Status.choices)
     priority_labels = dict(Priority.choices)
@@ -215,7 +231,9 @@ def _side(
         x_label=unit,
         y_label=_("Compliance %"),
     )
-    workload = _agent_workload(scope.provider_department_id) if provider else []
+    workload = (
+        _agent_workload(scope.provider_department_id, use_figures=use_figures) if provider else []
+    )
     side: dict[str, Any] = {
         "heading": heading,
         "provider": provider,
@@ -280,12 +298,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if chosen is None:
             raise PermissionDenied(_("You may only see the dashboard of your own department."))
     period = _period(request.GET)
+    use_figures = figures.ready()
     provider_side = _side(
         user,
         scope=metrics.MetricsScope(provider_department_id=chosen.pk),
         period=period,
         provider=True,
         heading=_("As provider"),
+        use_figures=use_figures,
     )
     consumer_side = _side(
         user,
@@ -293,6 +313,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         period=period,
         provider=False,
         heading=_("As consumer"),
+        use_figures=use_figures,
     )
     return render(
         request,

@@ -1,5 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from slas import figures
 
 from .form_schema import SchemaError, validate_schema
 from .models import Attachment, Comment, Service, Ticket, TicketEvent
@@ -83,6 +88,17 @@ class TicketAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    # Deleting tickets changes SLA figures and open-ticket counts (slas.figures).
+    def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
+        with transaction.atomic():
+            figures.tickets_removed([obj])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        with transaction.atomic():
+            figures.tickets_removed(queryset)
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Attachment)

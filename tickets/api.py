@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import filters, mixins, status, viewsets
+from rest_framework import filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -20,10 +20,10 @@ from servicedesk.pagination import (
     TicketCursorPagination,
     TimelineCursorPagination,
 )
-from slas.clocks import promise_for
+from slas.clocks import loaded_contexts, promise_for
 
 from . import selectors, services
-from .filters import TicketFilter
+from .filters import TicketFilter, TicketFilterBackend
 from .models import Service, Ticket
 from .serializers import (
     AttachmentSerializer,
@@ -35,9 +35,11 @@ from .serializers import (
     ServiceSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
+    TicketRows,
     TicketSerializer,
     TicketUpdateSerializer,
     TransitionSerializer,
+    event_rows_data,
 )
 
 
@@ -100,10 +102,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = TicketSerializer
     pagination_class = TicketCursorPagination
     filterset_class = TicketFilter
-    filter_backends = [
-        *viewsets.GenericViewSet.filter_backends,  # type: ignore[attr-defined]
-        filters.OrderingFilter,
-    ]
+    filter_backends = [TicketFilterBackend, filters.OrderingFilter]
     ordering_fields = [
         "created_at",
         "updated_at",
@@ -119,12 +118,29 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Ticket.objects.none()
         return selectors.ticket_list(self.request.user)
 
+    def list(self, request: Request) -> Response:
+        # Plain rows rendered straight to TicketSerializer's JSON (TicketRows): issue #6.
+        tickets = self.filter_queryset(selectors.visible_ticket_rows(request.user))
+        page = self.paginate_queryset(tickets)
+        return self.get_paginated_response(TicketRows().data(page or []))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        # As GenericAPIView.get_object (filters apply, a malformed id is a 404), on a plain row.
+        tickets = self.filter_queryset(selectors.visible_ticket_rows(request.user))
+        row = generics.get_object_or_404(tickets, pk=pk)
+        self.check_object_permissions(request, row)
+        return Response(TicketRows().row(row))
+
     def _ticket(self) -> Ticket:
         return get_object_or_404(selectors.visible_tickets(self.request.user), pk=self.kwargs["pk"])
 
     def _render(self, ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
-        ticket = selectors.ticket_list(self.request.user).get(pk=ticket.pk)
-        return Response(TicketSerializer(ticket).data, status=code)
+        # The ticket just written, read again as a plain row (TicketRows writes TicketSerializer's
+        # JSON), with the SLA policy and calendar the write loaded (issue #6).
+        row = selectors.visible_ticket_rows(self.request.user).get(pk=ticket.pk)
+        rows = TicketRows()
+        rows.sla_contexts.update(loaded_contexts(ticket))
+        return Response(rows.row(row), status=code)
 
     @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
     def create(self, request: Request) -> Response:
@@ -208,9 +224,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)],
         # The file goes out with its own content type, whatever it is.
-        responses={
-            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file.")
-        },
+        responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file.")},
     )
     @action(
         detail=True,
@@ -233,6 +247,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(responses={200: TicketEventSerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=TimelineCursorPagination)
     def events(self, request: Request, pk: str) -> Response:
-        ticket = self._ticket()
-        page = self.paginate_queryset(selectors.ticket_events(request.user, ticket))
-        return self.get_paginated_response(TicketEventSerializer(page, many=True).data)
+        # Only what the timeline's visibility needs of the ticket, and plain event rows
+        # rendered as TicketEventSerializer writes them (issue #6).
+        tickets = selectors.visible_tickets(request.user).only("id", "provider_department_id")
+        ticket = get_object_or_404(tickets, pk=pk)
+        events = selectors.ticket_event_rows(request.user, ticket)
+        return self.get_paginated_response(event_rows_data(self.paginate_queryset(events) or []))

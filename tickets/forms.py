@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from servicedesk.errors import InvalidInput
 
 from .models import Priority, Service
+from .widgets import OnePassSelect
 
 ANSWER_PREFIX = "answer_"
 
@@ -120,9 +121,11 @@ class TicketEditForm(forms.Form):
 class TicketUpdateForm(forms.Form):
     """The provider's assign / priority form."""
 
-    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=Priority.choices, widget=OnePassSelect
+    )
     assignee = forms.TypedChoiceField(
-        label=_("Assignee"), coerce=int, required=False, empty_value=None
+        label=_("Assignee"), coerce=int, required=False, empty_value=None, widget=OnePassSelect
     )
 
     def __init__(self, *args: Any, agents: list[tuple[int, str]], **kwargs: Any) -> None:

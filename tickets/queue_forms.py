@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from departments.models import Department, User
 
 from .models import OPEN_STATUSES, Priority, Service, Status
+from .widgets import OnePassSelect
 
 UNASSIGNED = "unassigned"
 ME = "me"
@@ -30,7 +31,9 @@ SORT_CHOICES = [
 class DepartmentPickerForm(forms.Form):
     """Which of the user's provider departments the queue shows."""
 
-    department = forms.TypedChoiceField(label=_("Department"), coerce=int, required=False)
+    department = forms.TypedChoiceField(
+        label=_("Department"), coerce=int, required=False, widget=OnePassSelect
+    )
 
     def __init__(self, *args: Any, departments: list[Department], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -49,22 +52,40 @@ class QueueFilter(django_filters.FilterSet):
         distinct=False,
     )
     priority = django_filters.ChoiceFilter(
-        label=_("Priority"), choices=Priority.choices, empty_label=_("Any priority")
+        label=_("Priority"),
+        choices=Priority.choices,
+        empty_label=_("Any priority"),
+        widget=OnePassSelect,
     )
-    service = django_filters.ModelChoiceFilter(
-        label=_("Service"), queryset=Service.objects.none(), empty_label=_("Any service")
+    # Choices from one (id, name) query: a ModelChoiceFilter queried and built Service objects
+    # again each time the select was rendered or a value checked.
+    service = django_filters.ChoiceFilter(
+        label=_("Service"),
+        empty_label=_("Any service"),
+        widget=OnePassSelect,
+        error_messages={
+            "invalid_choice": forms.ModelChoiceField.default_error_messages["invalid_choice"]
+        },
     )
     assignee = django_filters.ChoiceFilter(
-        label=_("Assignee"), method="filter_assignee", empty_label=_("Anyone")
+        label=_("Assignee"),
+        method="filter_assignee",
+        empty_label=_("Anyone"),
+        widget=OnePassSelect,
     )
     breached = django_filters.ChoiceFilter(
         label=_("Breached"),
         method="filter_breached",
         choices=[("yes", _("yes")), ("no", _("no"))],
         empty_label=_("Either"),
+        widget=OnePassSelect,
     )
     sort = django_filters.ChoiceFilter(
-        label=_("Sort by"), method="keep", choices=SORT_CHOICES, empty_label=None
+        label=_("Sort by"),
+        method="keep",
+        choices=SORT_CHOICES,
+        empty_label=None,
+        widget=OnePassSelect,
     )
 
     def __init__(
@@ -85,9 +106,12 @@ class QueueFilter(django_filters.FilterSet):
             data["sort"] = SORT_RESOLUTION_DUE
         self.user = user
         super().__init__(data, queryset, **kwargs)
-        self.filters["service"].queryset = Service.objects.filter(
-            department_id=department_id
-        ).order_by("name")
+        self.filters["service"].extra["choices"] = [
+            (str(pk), name)
+            for pk, name in Service.objects.filter(department_id=department_id)
+            .order_by("name")
+            .values_list("pk", "name")
+        ]
         self.filters["assignee"].extra["choices"] = [
             (UNASSIGNED, _("Unassigned")),
             (ME, _("Me")),

@@ -5,9 +5,12 @@ consumer; agents and heads of the provider see the provider's tickets; nobody el
 Internal notes are for the provider side only.
 """
 
-from django.db.models import Q, QuerySet
+from functools import cache
+from typing import Any
 
-from departments.models import User
+from django.db.models import CharField, F, Func, Model, Q, QuerySet
+
+from departments.models import Department, User
 from departments.selectors import headed_department_ids, provider_department_ids
 
 from .models import Attachment, Comment, Service, Ticket, TicketEvent
@@ -15,8 +18,12 @@ from .workflow import AGENT, HEAD, REQUESTER
 
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
+    return _visible(Ticket.objects.all(), user)
+
+
+def _visible(tickets: QuerySet[Ticket, Any], user: User) -> QuerySet[Ticket, Any]:
     if not user.is_authenticated:
-        return Ticket.objects.none()
+        return tickets.none()
     condition = Q(requester_id=user.pk)
     headed = headed_department_ids(user)
     if headed:
@@ -24,13 +31,89 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     provided = provider_department_ids(user)
     if provided:
         condition |= Q(provider_department_id__in=provided)
-    return Ticket.objects.filter(condition)
+    return tickets.filter(condition)
 
 
 def ticket_list(user: User) -> QuerySet[Ticket]:
     """Visible tickets with what a list row shows, in a fixed number of queries."""
     return visible_tickets(user).select_related(
         "service", "provider_department", "requester_department", "requester", "assignee"
+    )
+
+
+# A ticket as the API shows it (tickets.serializers.TicketRows), read as one plain row.
+TICKET_ROW_COLUMNS = (
+    "id",
+    "reference",
+    "title",
+    "description",
+    "service_id",
+    "provider_department_id",
+    "requester_id",
+    "requester_department_id",
+    "assignee_id",
+    "priority",
+    "status",
+    "form_data",
+    "source",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "response_due_at",
+    "resolution_due_at",
+    "response_breached",
+    "resolution_breached",
+    "sla_policy_id",
+    "sla_warnings",
+)
+
+
+class _RelatedColumn(Func):
+    """One column of the row a foreign key points to, as a scalar subquery:
+    `(SELECT column FROM table WHERE id = fk)`."""
+
+    def __init__(self, foreign_key: str, model: type[Model], field: str) -> None:
+        super().__init__(F(foreign_key), output_field=CharField())
+        self.related_model = model
+        self.related_field = field
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:  # type: ignore[override]
+        quote = connection.ops.quote_name
+        meta = self.related_model._meta
+        column = quote(meta.get_field(self.related_field).column)
+        extra["template"] = (
+            f"(SELECT {column} FROM {quote(meta.db_table)} "  # noqa: S608 - quoted names only
+            f"WHERE {quote(meta.pk.column)} = %(expressions)s)"
+        )
+        return super().as_sql(compiler, connection, **extra)
+
+
+def visible_ticket_rows(user: User) -> "QuerySet[Ticket, dict[str, Any]]":
+    """`visible_tickets` as plain rows with the names a list row shows (TicketRows renders
+    them), in one query and without model objects; filter and order it like `visible_tickets`.
+
+    The names come from scalar subqueries, not joins: PostgreSQL took 1.2 ms to plan the
+    five-table join of a page and 0.1 ms for this (issue #6), and it evaluates them for the rows
+    of the page only, after the sort and LIMIT."""
+    return _visible(_ticket_rows(), user)
+
+
+@cache
+def _ticket_rows() -> "QuerySet[Ticket, dict[str, Any]]":
+    # Built once per process and only ever cloned (filtering copies a queryset): resolving
+    # the 32 columns of `values()` took 0.6 ms of every request.
+    return Ticket.objects.values(
+        *TICKET_ROW_COLUMNS,
+        service_name=_RelatedColumn("service_id", Service, "name"),
+        provider_department_code=_RelatedColumn("provider_department_id", Department, "code"),
+        requester_username=_RelatedColumn("requester_id", User, "username"),
+        requester_first_name=_RelatedColumn("requester_id", User, "first_name"),
+        requester_last_name=_RelatedColumn("requester_id", User, "last_name"),
+        assignee_username=_RelatedColumn("assignee_id", User, "username"),
+        assignee_first_name=_RelatedColumn("assignee_id", User, "first_name"),
+        assignee_last_name=_RelatedColumn("assignee_id", User, "last_name"),
     )
 
 
@@ -58,10 +141,38 @@ def ticket_comments(user: User, ticket: Ticket) -> QuerySet[Comment]:
 
 
 def ticket_events(user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
-    events = ticket.events.select_related("actor")
+    return _timeline(ticket.events.select_related("actor"), user, ticket)
+
+
+def ticket_event_rows(user: User, ticket: Ticket) -> "QuerySet[TicketEvent, dict[str, Any]]":
+    """`ticket_events` as plain rows with the actor's names (serializers.event_rows_data)."""
+    return _timeline(_event_rows().filter(ticket_id=ticket.pk), user, ticket)
+
+
+def _timeline(
+    events: QuerySet[TicketEvent, Any], user: User, ticket: Ticket
+) -> QuerySet[TicketEvent, Any]:
     if not is_provider_side(user, ticket):
         events = events.filter(internal=False)
     return events
+
+
+@cache
+def _event_rows() -> "QuerySet[TicketEvent, dict[str, Any]]":
+    # Built once per process and only ever cloned, as `_ticket_rows`.
+    return TicketEvent.objects.values(
+        "id",
+        "kind",
+        "actor_id",
+        "from_value",
+        "to_value",
+        "internal",
+        "comment_id",
+        "at",
+        actor_username=_RelatedColumn("actor_id", User, "username"),
+        actor_first_name=_RelatedColumn("actor_id", User, "first_name"),
+        actor_last_name=_RelatedColumn("actor_id", User, "last_name"),
+    )
 
 
 def ticket_attachments(user: User, ticket: Ticket) -> QuerySet[Attachment]:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from departments.models import User
 from departments.selectors import department_staff, is_agent_of
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
-from slas import clocks
+from slas import clocks, figures
 
 from . import workflow
 from .form_schema import SchemaError, clean_answers, validate_schema
@@ -110,11 +110,13 @@ def _lock(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _mark_first_response(ticket: Ticket, *, actor: User | None, at: datetime) -> None:
+def _mark_first_response(
+    ticket: Ticket, *, actor: User | None, at: datetime, next_check: bool = True
+) -> None:
     if ticket.first_response_at is None:
         ticket.first_response_at = at
         record_event(ticket, TicketEvent.Kind.FIRST_RESPONSE, actor=actor, at=at)
-        clocks.on_first_response(ticket, at=at)
+        clocks.on_first_response(ticket, at=at, next_check=next_check)
 
 
 def _check_assignee(ticket: Ticket, assignee: User | None) -> None:
@@ -159,7 +161,6 @@ def file_ticket(
     year = now.astimezone(ZoneInfo(settings.TIME_ZONE)).year
     department = service.department
     ticket = Ticket(
-        reference=_next_reference(department_id=department.pk, code=department.code, year=year),
         title=title,
         description=description or "",
         service=service,
@@ -172,8 +173,12 @@ def file_ticket(
         created_at=now,
     )
     clocks.start_clocks(ticket, at=now)
+    # The number last: its row stays locked until commit, so concurrent filings to the same
+    # department wait only for the inserts below, not for the SLA work above.
+    ticket.reference = _next_reference(department_id=department.pk, code=department.code, year=year)
     ticket.save()
     record_event(ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status)
+    figures.ticket_changed(ticket, counted_before=None)
     return ticket
 
 
@@ -192,6 +197,7 @@ def transition_ticket(
     `system=True` acts as the automatic side (requester's reply, auto-close).
     """
     ticket = _lock(ticket)
+    counted_before = figures.open_key(ticket)
     roles = frozenset({workflow.SYSTEM}) if system else actor_roles(actor, ticket)
     source = ticket.status
     if status not in Status.values:
@@ -252,7 +258,8 @@ def transition_ticket(
     )
     provider_move = bool(roles & {workflow.AGENT, workflow.HEAD}) and not system
     if provider_move and status in FIRST_RESPONSE_STATUSES:
-        _mark_first_response(ticket, actor=actor, at=now)
+        # on_status_change below sets the next SLA check: no need to work it out twice.
+        _mark_first_response(ticket, actor=actor, at=now, next_check=False)
     if status == Status.RESOLVED:
         ticket.resolved_at = now
         resolved_event = record_event(ticket, TicketEvent.Kind.RESOLVED, actor=actor, at=now)
@@ -263,6 +270,7 @@ def transition_ticket(
         ticket.closed_at = now
     clocks.on_status_change(ticket, source=source, target=status, at=now)
     ticket.save()
+    figures.ticket_changed(ticket, counted_before=counted_before)
     if status == Status.RESOLVED and not _notifications_muted.get():
         # Ask the requester to rate, in this transaction (outbox rows survive a broker outage).
         from feedback.ratings import request_rating
@@ -288,6 +296,7 @@ def update_ticket(
 ) -> Ticket:
     """Edit: title/description by the requester while new; priority/assignee by the provider."""
     ticket = _lock(ticket)
+    counted_before = figures.open_key(ticket)
     roles = actor_roles(actor, ticket)
     provider = bool(roles & {workflow.AGENT, workflow.HEAD})
     errors: dict[str, list[str]] = {}
@@ -381,6 +390,7 @@ def update_ticket(
         changed = True
     if changed:
         ticket.save()
+        figures.ticket_changed(ticket, counted_before=counted_before)
     return ticket
 
 
@@ -448,6 +458,7 @@ def _write_comment(
     if roles & {workflow.AGENT, workflow.HEAD} and not internal and not ticket.first_response_at:
         _mark_first_response(ticket, actor=author, at=at)
         update_fields += CLOCK_FIELDS
+        figures.tickets_touched([ticket])  # the response clock stopped
     ticket.save(update_fields=update_fields)
     return comment
 

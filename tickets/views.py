@@ -207,9 +207,18 @@ def _visible_ticket(request: HttpRequest, reference: str) -> Ticket:
     return get_object_or_404(selectors.ticket_list(request.user), reference=reference)
 
 
+def _ticket_to_show(request: HttpRequest, reference: str) -> Ticket:
+    """The visible ticket with what its page shows; the page never shows the requester's
+    department, and PostgreSQL plans a five-join select twice as long as this four-join one."""
+    tickets = selectors.visible_tickets(request.user).select_related(
+        "service", "provider_department", "requester", "assignee"
+    )
+    return get_object_or_404(tickets, reference=reference)
+
+
 @login_required
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    ticket = _visible_ticket(request, reference)
+    ticket = _ticket_to_show(request, reference)
     return _render_ticket(request, ticket)
 
 
@@ -247,7 +256,8 @@ def _render_ticket(
             "ticket": ticket,
             "clocks": _clocks(ticket),
             "answers": _labelled_answers(ticket),
-            "comments": selectors.ticket_comments(user, ticket)[:500],
+            # The page lists the files on their own: no per-comment attachments to prefetch.
+            "comments": selectors.ticket_comments(user, ticket).prefetch_related(None)[:500],
             "events": _timeline(selectors.ticket_events(user, ticket)[:500]),
             "attachments": selectors.ticket_attachments(user, ticket)[:200],
             "provider_side": provider_side,
@@ -279,7 +289,12 @@ def _provider_agents(ticket: Ticket) -> list[tuple[int, str]]:
     members = department_members(ticket.provider_department).filter(
         role__in=(Membership.Role.AGENT, Membership.Role.HEAD), user__is_active=True
     )
-    return [(m.user_id, str(m.user)) for m in members]
+    # Only what a choice shows: no membership and user objects with every column to build.
+    people = members.values_list("user_id", "user__first_name", "user__last_name", "user__username")
+    return [
+        (user_id, str(User(first_name=first_name, last_name=last_name, username=username)))
+        for user_id, first_name, last_name, username in people
+    ]
 
 
 def _transition_actions(ticket: Ticket, roles: frozenset[str]) -> list[dict[str, Any]]:
@@ -300,11 +315,14 @@ PRIORITY_EVENT_KINDS = {TicketEvent.Kind.PRIORITY_CHANGED}
 
 
 def _timeline(events: QuerySet[TicketEvent]) -> list[TicketEvent]:
-    """Events with their status/priority codes shown as the translated labels."""
+    """Events with their kind and status/priority codes shown as the translated labels
+    (one dict lookup each: `get_FOO_display` hashes the field's choices at every call)."""
     labels = {**dict(Status.choices)}
     priorities = {**dict(Ticket._meta.get_field("priority").choices)}
+    kinds = dict(TicketEvent.Kind.choices)
     rows = list(events)
     for event in rows:
+        event.kind_display = kinds.get(event.kind, event.kind)
         table = (
             labels
             if event.kind in STATUS_EVENT_KINDS
@@ -461,7 +479,7 @@ def ticket_edit(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 def ticket_clocks(request: HttpRequest, reference: str) -> HttpResponse:
     """The due-time block alone: the ticket page polls it so the time left stays current."""
-    ticket = _visible_ticket(request, reference)
+    ticket = _ticket_to_show(request, reference)
     return render(
         request, "tickets/_clocks_block.html", {"ticket": ticket, "clocks": _clocks(ticket)}
     )

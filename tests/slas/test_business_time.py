@@ -625,3 +625,54 @@ def test_an_overdue_year_looks_at_a_few_days_not_every_day():
     after = _day_spans.cache_info()
     looked_at = (after.hits + after.misses) - (before.hits + before.misses)
     assert looked_at <= 16
+
+
+# -- The business-time axis (many rows against one `now`): exactly business_seconds_between ----
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone=st.sampled_from((*_LONG_ZONES, "America/Santiago", "Pacific/Apia", "UTC")),
+    now=st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2030, 12, 31)),
+    dues=st.lists(
+        st.timedeltas(min_value=timedelta(days=-900), max_value=timedelta(days=900)),
+        min_size=1,
+        max_size=8,
+    ),
+    holidays=st.lists(st.dates(date(2010, 1, 1), date(2031, 12, 31)), max_size=25),
+    makeup=st.lists(st.dates(date(2010, 1, 1), date(2031, 12, 31)), max_size=6),
+)
+def test_law_the_axis_measures_exactly_what_business_seconds_between_does(
+    zone, now, dues, holidays, makeup
+):
+    """A queue or list asks every row's due time against one `now`: the axis must give the
+    very same float, to the microsecond, overdue (negative) or not, across DST and years."""
+    from slas.business_time import business_axis
+
+    cal = WorkCalendar.from_spec(
+        timezone=zone,
+        working_hours={
+            "mon": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "tue": [["00:00", "03:30"], ["22:00", "23:59"]],  # night shifts near DST changes
+            "wed": [["09:00", "18:00"]],
+            "fri": [["01:30", "02:45"], ["09:00", "17:00"]],
+            "sat": [["10:00", "12:00"]],
+        },
+        closed_dates=holidays,
+        extra_working_dates=makeup,
+    )
+    axis = business_axis(cal)
+    start = now.replace(tzinfo=UTC)
+    for offset in dues:
+        due = start + offset
+        assert axis.seconds_between(start, due) == business_seconds_between(cal, start, due)
+        assert axis.seconds_between(due, start) == business_seconds_between(cal, due, start)
+
+
+def test_the_axis_refuses_naive_times_like_the_function_it_replaces():
+    from slas.business_time import business_axis
+
+    cal = WorkCalendar.from_spec(timezone="Asia/Shanghai", working_hours={"mon": OFFICE_HOURS})
+    aware = datetime(2025, 9, 22, 9, tzinfo=SHANGHAI)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        business_axis(cal).seconds_between(aware, datetime(2025, 9, 23, 9))

@@ -379,7 +379,7 @@ def test_provider_changes_priority_and_assignee(client, company):
 
 
 # Pinned bounds: session, user, unread count, roles, rows (+ prefetches). Raise only with a reason.
-TICKET_PAGE_QUERIES = 10  # + the ticket, calendar, comments, their files, events, files, agents
+TICKET_PAGE_QUERIES = 9  # + the ticket, calendar, comments, events, files, agents
 TICKET_PAGE_QUERIES += 2  # the rating and the kudos of the ticket (feedback sections)
 REQUESTS_PAGE_QUERIES = 5  # + one page of tickets joined to their summaries
 
