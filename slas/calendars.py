@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from servicedesk.errors import Conflict, DomainError, InvalidInput
 
+from . import config_cache
 from .models import DEFAULT_CALENDAR_NAME, BusinessCalendar, CalendarDay, default_working_hours
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -378,6 +379,7 @@ def import_year(*, calendar: BusinessCalendar, year: int, days: Iterable[DayEntr
         unique_fields=["calendar", "date"],
         update_fields=["kind", "name"],
     )
+    config_cache.changed()  # bulk_create sends no post_save
     calendar.years = locked.years = sorted({*locked.years, year})
     locked.save(update_fields=["years"])
     _calendar_changed(calendar.pk)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from tickets.models import OPEN_STATUSES, Service, Status, Ticket
 
+from . import config_cache
 from .business_time import (
     BusinessAxis,
     WorkCalendar,
@@ -185,8 +186,15 @@ _WORK_CALENDARS: dict[tuple, WorkCalendar] = {}
 _WORK_CALENDARS_MAX = 64
 
 
-def work_calendar(calendar: BusinessCalendar) -> WorkCalendar:
-    """The stored calendar as plain data for the arithmetic (one query for its days)."""
+def work_calendar(calendar: BusinessCalendar, version: str | None = None) -> WorkCalendar:
+    """The stored calendar as plain data for the arithmetic (one query for its days).
+
+    `version`: the SLA configuration token (slas.config_cache) read before `calendar` was: a
+    calendar built under the same token is taken from the process's copies, without the query.
+    """
+    kept = config_cache.get("calendar", calendar.pk, version)
+    if kept is not None:
+        return kept
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT date, kind FROM slas_calendarday WHERE calendar_id = %s", [calendar.pk]
@@ -211,6 +219,7 @@ def work_calendar(calendar: BusinessCalendar) -> WorkCalendar:
         if len(_WORK_CALENDARS) >= _WORK_CALENDARS_MAX:
             _WORK_CALENDARS.clear()
         _WORK_CALENDARS[key] = cal
+    config_cache.keep("calendar", calendar.pk, version, cal)
     return cal
 
 
@@ -252,13 +261,14 @@ def _year_warnings(
 def promise_for(
     *, service: Service, priority: str, at: datetime, consumer_department_id: int | None
 ) -> Promise:
+    version = config_cache.version()  # before the policy and calendar rows are read
     policy, agreement = resolve_policy(
         service=service, consumer_department_id=consumer_department_id
     )
     if policy is None:
         return Promise(None, None, None, None, None, None, None)
     response_minutes, resolution_minutes = targets(policy, priority)
-    cal = work_calendar(policy.calendar)
+    cal = work_calendar(policy.calendar, version)
     response_due = (
         add_business_seconds(cal, at, response_minutes * 60) if response_minutes else None
     )
@@ -328,11 +338,19 @@ class ClockContext:
     def of_policy(
         cls, policy_id: int | None, cache: dict[int, "ClockContext"] | None = None
     ) -> "ClockContext":
-        """The context of a policy id (None: no SLA), through `cache` when given."""
+        """The context of a policy id (None: no SLA), through `cache` when given, else the
+        process's copies while the SLA configuration is unchanged (slas.config_cache)."""
         context = cache.get(policy_id) if cache is not None and policy_id else None
         if context is None:
-            policy = load_policy(policy_id) if policy_id else None
-            context = cls(policy, work_calendar(policy.calendar) if policy else None)
+            policy = cal = None
+            if policy_id:
+                version = config_cache.version()  # before the rows are read
+                policy = config_cache.get("policy", policy_id, version)
+                if policy is None:
+                    policy = load_policy(policy_id)
+                    config_cache.keep("policy", policy_id, version, policy)
+                cal = work_calendar(policy.calendar, version)
+            context = cls(policy, cal)
             if cache is not None and policy_id:
                 cache[policy_id] = context
         return context
