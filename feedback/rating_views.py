@@ -22,6 +22,7 @@ from servicedesk.errors import DomainError, InvalidInput
 from slas import charts
 from tickets import selectors
 from tickets.models import Status, Ticket
+from tickets.widgets import OnePassSelect
 
 from . import rating_selectors, ratings
 from .models import Moment, TicketRating
@@ -56,11 +57,18 @@ class RatingForm(forms.Form):
         empty_value=None,
         widget=forms.RadioSelect,
     )
+    # OnePassSelect: the stock select's markup without two template includes per option.
     best_moment = forms.ChoiceField(
-        label=gettext_lazy("Best moment"), choices=MOMENT_CHOICES, required=False
+        label=gettext_lazy("Best moment"),
+        choices=MOMENT_CHOICES,
+        required=False,
+        widget=OnePassSelect,
     )
     worst_moment = forms.ChoiceField(
-        label=gettext_lazy("Worst moment"), choices=MOMENT_CHOICES, required=False
+        label=gettext_lazy("Worst moment"),
+        choices=MOMENT_CHOICES,
+        required=False,
+        widget=OnePassSelect,
     )
     comment = forms.CharField(
         label=gettext_lazy("Comment"),
@@ -140,7 +148,14 @@ def kudos_panel(
 ) -> dict[str, Any]:
     """Thank-the-agent buttons for the requester and the kudos given on this ticket
     (two queries for the requester, one for anyone else)."""
-    given = list(rating_selectors.visible_kudos(user).filter(ticket_id=ticket.pk).order_by("id"))
+    # The panel names giver and agent only: no join to the ticket and department rows.
+    given = list(
+        rating_selectors.visible_kudos(user)
+        .filter(ticket_id=ticket.pk)
+        .select_related(None)
+        .select_related("agent", "giver")
+        .order_by("id")
+    )
     candidates: list[dict[str, Any]] = []
     requester = ticket.requester_id == user.pk
     if requester and ticket.status in (Status.RESOLVED, Status.CLOSED):
@@ -293,9 +308,10 @@ def ticket_panels(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 
 def dashboard_panels(*, department_id: int, start: datetime, end: datetime) -> dict[str, Any]:
     """Satisfaction (ratings, peak-end) and recognition (kudos) of a provider department in a
-    period: four aggregate queries whatever the number of ratings."""
-    summary = rating_selectors.rating_summary(department_id=department_id, start=start, end=end)
-    breakdown = rating_selectors.peak_end(department_id=department_id, start=start, end=end)
+    period: three aggregate queries whatever the number of ratings."""
+    summary, breakdown = rating_selectors.rating_breakdowns(
+        department_id=department_id, start=start, end=end
+    )
     top = rating_selectors.kudos_by_agent(department_id=department_id, start=start, end=end)
     total_kudos = rating_selectors.kudos_count(department_id=department_id, start=start, end=end)
     labels = dict(Moment.choices)

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.html import format_html
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -299,6 +301,10 @@ ROW_HTML = """
       """
 
 
+URL_PLACEHOLDER = "reference"
+URL_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what `reverse` leaves unquoted
+
+
 def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
     cache: dict = {}
     now = timezone.now()  # one instant for every row
@@ -308,6 +314,11 @@ def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
     select_label = gettext("Select %(reference)s")
     unassigned = format_html("<em>{}</em>", gettext("Unassigned"))
     name = _people_names()
+    # `reverse("ticket-detail", args=[reference])` for each row: the URL resolved once around
+    # a placeholder, each reference quoted as `reverse` quotes it.
+    url_start, _placeholder, url_end = reverse("ticket-detail", args=[URL_PLACEHOLDER]).rpartition(
+        URL_PLACEHOLDER
+    )
     rows = []
     for ticket in tickets:
         reference, priority, status = ticket["reference"], ticket["priority"], ticket["status"]
@@ -326,7 +337,7 @@ def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
                 ROW_HTML,
                 pk=ticket["id"],
                 select_label=select_label % {"reference": reference},
-                url=reverse("ticket-detail", args=[reference]),
+                url=f"{url_start}{quote(reference, safe=URL_SAFE)}{url_end}",
                 reference=reference,
                 title=ticket["title"],
                 service=ticket["service__name"],

@@ -410,14 +410,33 @@ def test_dashboard_query_count_does_not_grow_with_ratings(company, ratings_set):
     assert len(few) == len(many)
 
 
-def test_dashboard_panels_cost_four_aggregate_queries(
+def test_dashboard_panels_cost_three_aggregate_queries(
     company, ratings_set, django_assert_num_queries
 ):
     from feedback.rating_views import dashboard_panels
 
     now = timezone.now()
-    with django_assert_num_queries(4):  # summary, peak-end, kudos per agent, kudos count
+    # ratings grouped by score, end score and moments; kudos per agent; kudos count
+    with django_assert_num_queries(3):
         panels = dashboard_panels(
             department_id=company.it.pk, start=now - timedelta(days=30), end=now
         )
     assert panels["rating_dashboard"]["summary"]["count"] == 5
+
+
+def test_dashboard_means_round_like_sql_averages(company):
+    """Scores 2, 2, 1 with end score 4: mean 5/3 → 1.67 (summary and the end-score row);
+    end scores 4, 4, 4 → 4.0."""
+    from feedback.rating_selectors import rating_breakdowns
+
+    for score in (2, 2, 1):
+        rated(company, department=company.it, score=score, end=4)
+    now = timezone.now()
+    summary, breakdown = rating_breakdowns(
+        department_id=company.it.pk, start=now - timedelta(days=30), end=now + timedelta(days=1)
+    )
+    assert summary["count"] == 3
+    assert summary["average_score"] == 1.67 and summary["average_end_score"] == 4.0
+    assert summary["distribution"] == {1: 1, 2: 2, 3: 0, 4: 0, 5: 0}
+    assert breakdown["by_end_score"][3] == {"end_score": 4, "count": 3, "mean_score": 1.67}
+    assert breakdown["by_end_score"][0] == {"end_score": 1, "count": 0, "mean_score": None}
