@@ -25,17 +25,32 @@ def headed_department_ids(user: User) -> frozenset[int]:
 def _load_roles(user: User) -> None:
     provider: set[int] = set()
     headed: set[int] = set()
+    companions: dict[str, int] = {}
     if user.is_authenticated:
-        for department_id, role in Membership.objects.filter(
-            user=user,
-            role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
-            department__is_active=True,
-        ).values_list("department_id", "role"):
-            provider.add(department_id)
-            if role == Membership.Role.HEAD:
-                headed.add(department_id)
+        rows = (
+            Membership.objects.filter(
+                user=user,
+                role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
+                department__is_active=True,
+            )
+            .order_by()
+            .values_list("department_id", "role")
+        )
+        # A page's header also shows small per-user figures (servicedesk.auth): they come in
+        # the same round trip, as (value, tag) rows whose tag is no role.
+        companion_rows = getattr(user, "roles_companion_rows", None)
+        if companion_rows is not None:
+            rows = rows.union(companion_rows(user), all=True)
+        for value, tag in rows:
+            if tag not in PROVIDER_ROLES:
+                companions[tag] = value
+                continue
+            provider.add(value)
+            if tag == Membership.Role.HEAD:
+                headed.add(value)
     user._provider_department_ids = frozenset(provider)  # type: ignore[attr-defined]
     user._headed_department_ids = frozenset(headed)  # type: ignore[attr-defined]
+    user.roles_companions = companions  # type: ignore[attr-defined]
 
 
 def is_agent_of(user: User, department_id: int) -> bool:

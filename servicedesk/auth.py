@@ -1,16 +1,20 @@
 """Sign-in: the token endpoint for other systems (POST username and password, get a token back)
-and the sign-in page's form, both limited against password guessing."""
+and the sign-in page's form, both limited against password guessing; the session user of pages,
+whose roles and header figures load in one query."""
 
 import hashlib
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import CharField, Count, QuerySet, Value
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.utils import extend_schema
@@ -137,3 +141,49 @@ class ThrottledLoginView(LoginView):
         if form.has_error(NON_FIELD_ERRORS, "too_many_attempts"):
             response.status_code = 429
         return response
+
+
+# -- The session user of pages ------------------------------------------------------------------
+
+UNREAD_NOTIFICATIONS = "#unread"  # a companion row's tag (no role is named so)
+
+
+def unread_notifications_row(user: Any) -> QuerySet:
+    """(number of unread notifications, UNREAD_NOTIFICATIONS), or no row when there are none:
+    the header's count, fetched with the user's roles (`departments.selectors`)."""
+    from tickets.models import Notification
+
+    return (
+        Notification.objects.filter(user=user, read_at__isnull=True)
+        .order_by()
+        .values("user_id")
+        .annotate(unread=Count("pk"))
+        .values_list("unread", Value(UNREAD_NOTIFICATIONS, output_field=CharField()))
+    )
+
+
+def _shows_page_header(request: HttpRequest) -> bool:
+    """A full page read: not the API, not an htmx partial, not a write (whose own changes the
+    header must see, so it counts at render time as before)."""
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.path.startswith("/api/")
+        and request.headers.get("HX-Request") != "true"
+    )
+
+
+def _page_user(request: HttpRequest) -> Any:
+    user = auth_middleware.get_user(request)
+    if user.is_authenticated:
+        user.roles_companion_rows = unread_notifications_row
+    return user
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, except that on a page read the user's roles (the menu) and unread
+    notification count (the header) are one query instead of two."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        if _shows_page_header(request):
+            request.user = SimpleLazyObject(lambda: _page_user(request))
