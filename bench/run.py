@@ -1006,12 +1006,29 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         print(f"{'PASS' if check['pass'] else 'FAIL'}  {check['target']}: {check['value']}")
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": measured_commit(),
         "command": "python -m bench.run " + " ".join(sys.argv[1:]),
         "sizes": sizes,
         "rows": rows,
         "targets": checks,
         "results": results,
     }
+
+
+def measured_commit() -> str:
+    """The commit measured, with "+changes" when the working tree differs from it."""
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(  # noqa: S603 - fixed arguments
+            ["git", *arguments],  # noqa: S607 - git from PATH, as a developer runs it
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+
+    head = git("rev-parse", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def targets(
