@@ -50,10 +50,17 @@ def _redis() -> tuple[redis.Redis, str] | None:
     return client, f"{config.get('KEY_PREFIX', '')}:{VERSION_KEY}"
 
 
+# After Redis failed, requests read the database without asking it again for this long, so an
+# unreachable (not refusing) Redis costs one connect timeout per process, not one per request.
+RETRY_AFTER_SECONDS = 5.0
+_unreachable_until = 0.0
+
+
 def version() -> str | None:
     """The current configuration token (one Redis read), or None: keep nothing this time."""
+    global _unreachable_until
     shared = _redis()
-    if shared is None:
+    if shared is None or time.monotonic() < _unreachable_until:
         return None
     client, key = shared
     try:
@@ -62,6 +69,7 @@ def version() -> str | None:
             client.set(key, uuid.uuid4().hex, nx=True)
             token = client.get(key)
     except (RedisError, OSError):
+        _unreachable_until = time.monotonic() + RETRY_AFTER_SECONDS
         logger.warning("SLA configuration version unreachable; reading policies from the database")
         return None
     return token.decode() if token is not None else None

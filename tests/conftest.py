@@ -21,7 +21,10 @@ def _media_cache_and_hashing(settings, tmp_path):
     ]
     from django.core.cache import cache
 
+    from slas import config_cache
+
     cache.clear()
+    config_cache._unreachable_until = 0.0  # a previous test's unreachable Redis is forgotten
     yield
 
 

@@ -5,8 +5,10 @@ Calendar: China's official 2025 schedule, Mon–Fri 09:00–12:00 and 13:00–18
 Sun 28 Sep 2025 is a make-up working day. Normal priority: resolve within 480 business minutes.
 """
 
+import socket
 import subprocess
 import sys
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -114,6 +116,17 @@ def test_with_redis_unreachable_due_times_come_from_the_database(
         }
     }
     assert config_cache.version() is None
+    # Nor asked again for a few seconds: a Redis that hangs (here a loopback socket that accepts
+    # and never answers: a request would wait for the 1 s timeout) costs one timeout, not one
+    # per request.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        settings.CACHES = {
+            "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}
+        }
+        started = time.monotonic()
+        assert config_cache.version() is None
+        assert time.monotonic() - started < 0.2
     assert file_friday_5pm(company).resolution_due_at == MAKE_UP_SUNDAY_5PM
     for _request in range(2):
         with django_assert_num_queries(2):  # nothing kept: read every time
