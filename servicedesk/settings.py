@@ -120,7 +120,12 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool(
     )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # IMMEDIATE takes the write lock when a transaction begins: a reading transaction that later
+    # writes cannot be refused at once ("database is locked", which no timeout helps) when
+    # another process wrote in between, as two concurrent Celery tasks were.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
 
 # SQLite (embedded mode only) cannot enforce "nulls not distinct"; the agreement service checks.
 # Nor can it include non-key columns in an index (W040): the covering indexes of tickets only
