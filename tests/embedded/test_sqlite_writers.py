@@ -1,0 +1,87 @@
+"""The embedded set-up (`./dev run`: SQLite, web + worker + beat as separate processes) lets
+writers that first read wait for each other instead of failing: two processes running
+read-then-write transactions at once all commit (seen before: a Celery task failing at once
+with "database is locked" while another wrote)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.faults.processes import BASE_DIR
+
+WRITER = r"""
+import os, sys, time
+import django
+django.setup()
+from django.conf import settings
+from django.db import transaction
+if sys.argv[1] != "settings":  # the failure this guards against, for the test's own check
+    settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] = sys.argv[1]
+from slas.models import BusinessCalendar
+for i in range(40):
+    with transaction.atomic():
+        BusinessCalendar.objects.count()  # a read first: the transaction holds a shared lock
+        time.sleep(0.005)
+        BusinessCalendar.objects.create(name=f"{os.getpid()}-{i}")
+print("ok")
+"""
+
+
+def _environment(database: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL",)}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+def _writers(env: dict[str, str], mode: str) -> list[subprocess.CompletedProcess]:
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our interpreter and script
+            [sys.executable, "-c", WRITER, mode],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return results
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> dict[str, str]:
+    database = tmp_path_factory.mktemp("embedded") / "servicedesk.sqlite3"
+    env = _environment(database)
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    return env
+
+
+def test_concurrent_read_then_write_transactions_all_commit(migrated):
+    results = _writers(migrated, "settings")
+    assert [r.returncode for r in results] == [0, 0], [r.stderr[-600:] for r in results]
+    assert all(r.stdout.strip() == "ok" for r in results)
+
+
+def test_without_immediate_transactions_one_writer_fails(migrated):
+    """The check above can fail: with SQLite's default (deferred) transactions, one of the two
+    is refused at once."""
+    results = _writers(migrated, "DEFERRED")
+    assert any("database is locked" in r.stderr for r in results), [r.returncode for r in results]
