@@ -68,14 +68,24 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     def get_full_name(self) -> str:
-        """Chinese names read family name first with no space (张伟); others "First Last"."""
-        first, last = self.first_name.strip(), self.last_name.strip()
-        if _is_cjk(first + last):
-            return f"{last}{first}"
-        return f"{first} {last}".strip()
+        return full_name(self.first_name, self.last_name)
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return person_name(self.first_name, self.last_name, self.username)
+
+
+def full_name(first_name: str | None, last_name: str | None) -> str:
+    """Chinese names read family name first with no space (张伟); others "First Last"."""
+    first, last = (first_name or "").strip(), (last_name or "").strip()
+    if _is_cjk(first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
+
+
+def person_name(first_name: str | None, last_name: str | None, username: str) -> str:
+    """`str(user)` from plain values (rows read without building users): the full name, else
+    the username."""
+    return full_name(first_name, last_name) or username
 
 
 class Membership(models.Model):

@@ -57,7 +57,7 @@ from django.db.models import (
 from django.db.models.functions import Abs, Least, RowNumber, TruncMonth, TruncWeek
 from django.utils.translation import gettext_lazy as _
 
-from departments.models import User
+from departments.models import User, person_name
 from departments.selectors import headed_department_ids, provider_department_ids
 from tickets.models import OPEN_STATUSES, Priority, Ticket, TicketEvent
 
@@ -364,12 +364,9 @@ def _named(none_label: str, column: str) -> Callable[[Any, dict[str, Any]], str]
 def _agent_label(key: Any, values: dict[str, Any]) -> str:
     if key is None:
         return str(_("unassigned"))
-    agent = User(
-        username=values["agent_username"],
-        first_name=values["agent_first_name"],
-        last_name=values["agent_last_name"],
+    return person_name(
+        values["agent_first_name"], values["agent_last_name"], values["agent_username"]
     )
-    return str(agent)
 
 
 def _week_key(start: datetime | date) -> str:

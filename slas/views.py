@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from departments.models import Department, User
+from departments.models import Department, User, person_name
 from departments.selectors import active_departments, headed_department_ids
 from feedback.rating_views import dashboard_panels
 from feedback.views import dashboard_servqual
@@ -171,12 +171,8 @@ def _agent_workload(department_id: int, *, use_figures: bool) -> list[dict[str, 
         if row["assignee_id"] is None:
             name = _("unassigned")
         else:
-            name = str(
-                User(
-                    username=row["assignee__username"],
-                    first_name=row["assignee__first_name"],
-                    last_name=row["assignee__last_name"],
-                )
+            name = person_name(
+                row["assignee__first_name"], row["assignee__last_name"], row["assignee__username"]
             )
         workload.append({"name": name, "open_tickets": row["open_tickets"]})
     return workload

@@ -1,7 +1,6 @@
 """The agent's department queue: filter, sort by due time, page by keyset, assign in bulk."""
 
 import html
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +8,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from departments.models import Department, User
+from departments.models import Department, person_name
 from departments.selectors import provider_department_ids
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
 from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes_of, targets
@@ -224,61 +223,9 @@ class _DueCellWords:
         return cell_html
 
 
-def _people_names() -> Callable[[str | None, str | None, str | None], str]:
-    """`str(user)` (the full name, else the username) from a row's plain values, once a person."""
-    names: dict[tuple[str | None, str | None, str | None], str] = {}
-    person = User()  # one scratch user asked for every name: no model built per row
-
-    def name(first_name: str | None, last_name: str | None, username: str | None) -> str:
-        key = (first_name, last_name, username)
-        if key not in names:
-            if username is None:
-                names[key] = ""
-            else:
-                person.first_name, person.last_name = first_name or "", last_name or ""
-                person.username = username
-                names[key] = str(person)
-        return names[key]
-
-    return name
-
-
-# What a row shows, read as plain values: model objects for 50 tickets and their people (and
-# psycopg's per-column timestamp parsing of every column they have) cost more than the query.
-ROW_FIELDS = (
-    "id",
-    "reference",
-    "title",
-    "priority",
-    "status",
-    "created_at",
-    "first_response_at",
-    "sla_policy_id",
-    "response_due_at",
-    "resolution_due_at",
-    "response_breached",
-    "resolution_breached",
-    "service__name",
-    "requester__first_name",
-    "requester__last_name",
-    "requester__username",
-    "requester_department_name",
-    "assignee__first_name",
-    "assignee__last_name",
-    "assignee__username",
-)
-
-
-def _page_values(qs: QuerySet[Ticket]) -> QuerySet:
-    """The page's rows as dicts of ROW_FIELDS.
-
-    Only the service and the people are joined: PostgreSQL spent ~3 ms planning the six-table
-    join of `selectors.ticket_list` at every page (the provider department is the page's own;
-    the requester's department name is a scalar subquery, planned on its own)."""
-    department_name = Department.objects.filter(pk=OuterRef("requester_department_id"))
-    return qs.annotate(
-        requester_department_name=Subquery(department_name.order_by().values("name"))
-    ).values(*ROW_FIELDS)
+def _name(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """A row's person as `str(user)` shows them; "" for nobody (no assignee)."""
+    return "" if username is None else person_name(first_name, last_name, username)
 
 
 # One table row (templates/queue/_table.html places them). Built in Python like the admin's
@@ -313,7 +260,6 @@ def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
     status_labels = {value: str(label) for value, label in Status.choices}
     select_label = gettext("Select %(reference)s")
     unassigned = format_html("<em>{}</em>", gettext("Unassigned"))
-    name = _people_names()
     # `reverse("ticket-detail", args=[reference])` for each row: the URL resolved once around
     # a placeholder, each reference quoted as `reverse` quotes it.
     url_start, _placeholder, url_end = reverse("ticket-detail", args=[URL_PLACEHOLDER]).rpartition(
@@ -322,12 +268,12 @@ def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
     rows = []
     for ticket in tickets:
         reference, priority, status = ticket["reference"], ticket["priority"], ticket["status"]
-        assignee = name(
+        assignee = _name(
             ticket["assignee__first_name"],
             ticket["assignee__last_name"],
             ticket["assignee__username"],
         )
-        requester = name(
+        requester = _name(
             ticket["requester__first_name"],
             ticket["requester__last_name"],
             ticket["requester__username"],
@@ -387,7 +333,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             cursor_error = True
         else:
             page_qs = after
-    page = list(_page_values(page_qs)[: PAGE_SIZE + 1])
+    page = list(selectors.queue_rows(page_qs)[: PAGE_SIZE + 1])
     next_query = ""
     if len(page) > PAGE_SIZE:
         page = page[:PAGE_SIZE]

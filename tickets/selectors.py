@@ -8,7 +8,7 @@ Internal notes are for the provider side only.
 from functools import cache
 from typing import Any
 
-from django.db.models import CharField, F, Func, Model, Q, QuerySet
+from django.db.models import CharField, F, Func, Model, OuterRef, Q, QuerySet, Subquery
 
 from departments.models import Department, User
 from departments.selectors import headed_department_ids, provider_department_ids
@@ -39,6 +39,44 @@ def ticket_list(user: User) -> QuerySet[Ticket]:
     return visible_tickets(user).select_related(
         "service", "provider_department", "requester_department", "requester", "assignee"
     )
+
+
+# What a row shows, read as plain values: model objects for 50 tickets and their people (and
+# psycopg's per-column timestamp parsing of every column they have) cost more than the query.
+QUEUE_ROW_FIELDS = (
+    "id",
+    "reference",
+    "title",
+    "priority",
+    "status",
+    "created_at",
+    "first_response_at",
+    "sla_policy_id",
+    "response_due_at",
+    "resolution_due_at",
+    "response_breached",
+    "resolution_breached",
+    "service__name",
+    "requester__first_name",
+    "requester__last_name",
+    "requester__username",
+    "requester_department_name",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+)
+
+
+def queue_rows(tickets: QuerySet[Ticket]) -> QuerySet:
+    """The agent queue's rows (tickets.queue_views) as dicts of QUEUE_ROW_FIELDS.
+
+    Only the service and the people are joined: PostgreSQL spent ~3 ms planning the six-table
+    join of `ticket_list` at every page (the provider department is the page's own;
+    the requester's department name is a scalar subquery, planned on its own)."""
+    department_name = Department.objects.filter(pk=OuterRef("requester_department_id"))
+    return tickets.annotate(
+        requester_department_name=Subquery(department_name.order_by().values("name"))
+    ).values(*QUEUE_ROW_FIELDS)
 
 
 # A ticket as the API shows it (tickets.serializers.TicketRows), read as one plain row.

@@ -1,13 +1,13 @@
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from departments.models import Department, User
+from departments.models import Department, User, person_name
 
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
 
@@ -116,17 +116,6 @@ class TicketSerializer(serializers.ModelSerializer):
             "assignee_summary",
         ]
         read_only_fields = fields
-
-
-class _PersonName(NamedTuple):
-    first_name: str
-    last_name: str
-
-
-def person_name(first_name: str, last_name: str, username: str) -> str:
-    """str(user) from plain values: the full name (family name first for Chinese names), else
-    the username."""
-    return User.get_full_name(_PersonName(first_name, last_name)) or username  # type: ignore[arg-type]
 
 
 def iso_time(value: datetime | None, zone: tzinfo) -> str | None:
