@@ -409,6 +409,22 @@ def ticket_transition(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("ticket-detail", reference=ticket.reference)
 
 
+def _refused_change(
+    request: HttpRequest, ticket: Ticket, error: DomainError, **form: Any
+) -> HttpResponse:
+    """The ticket page again after the service refused a change: each field's message next to
+    its field in the one form given (`update_form=` or `edit_form=`), the rest above it."""
+    ticket.refresh_from_db()
+    ((_name, bound),) = form.items()
+    if isinstance(error, InvalidInput):
+        for path, messages_ in error.fields.items():
+            for message in messages_:
+                bound.add_error(path if path in bound.fields else None, message)
+    return _render_ticket(
+        request, ticket, **form, error=_domain_error_text(error), status=error.http_status
+    )
+
+
 @login_required
 @require_POST
 def ticket_update(request: HttpRequest, reference: str) -> HttpResponse:
@@ -428,18 +444,7 @@ def ticket_update(request: HttpRequest, reference: str) -> HttpResponse:
             unassign=assignee_id is None,
         )
     except DomainError as error:
-        ticket.refresh_from_db()
-        if isinstance(error, InvalidInput):
-            for path, messages_ in error.fields.items():
-                for message in messages_:
-                    form.add_error(path if path in form.fields else None, message)
-        return _render_ticket(
-            request,
-            ticket,
-            update_form=form,
-            error=_domain_error_text(error),
-            status=error.http_status,
-        )
+        return _refused_change(request, ticket, error, update_form=form)
     messages.success(request, _("The ticket was updated."))
     return redirect("ticket-detail", reference=ticket.reference)
 
@@ -460,18 +465,7 @@ def ticket_edit(request: HttpRequest, reference: str) -> HttpResponse:
             description=form.cleaned_data["description"],
         )
     except DomainError as error:
-        ticket.refresh_from_db()
-        if isinstance(error, InvalidInput):
-            for path, messages_ in error.fields.items():
-                for message in messages_:
-                    form.add_error(path if path in form.fields else None, message)
-        return _render_ticket(
-            request,
-            ticket,
-            edit_form=form,
-            error=_domain_error_text(error),
-            status=error.http_status,
-        )
+        return _refused_change(request, ticket, error, edit_form=form)
     messages.success(request, _("Your request was updated."))
     return redirect("ticket-detail", reference=ticket.reference)
 
