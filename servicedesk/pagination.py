@@ -1,6 +1,15 @@
 """Pagination: bounded pages everywhere; cursor pagination for tickets (no COUNT(*))."""
 
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import F, Field, Model, Q, QuerySet
+from django.db.models.expressions import OrderBy
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination, PageNumberPagination, _reverse_ordering
 from rest_framework.request import Request
 
 
@@ -10,7 +19,132 @@ class DefaultPagination(PageNumberPagination):
     max_page_size = 200
 
 
-class TicketCursorPagination(CursorPagination):
+def order_expression(field: str) -> OrderBy:
+    """`field` or `-field` with PostgreSQL's NULL placement (last ascending, first descending)
+    spelt out, so that SQLite pages the same way and a reversed order is the exact reverse."""
+    if field.startswith("-"):
+        return F(field[1:]).desc(nulls_first=True)
+    return F(field).asc(nulls_last=True)
+
+
+def ordering_fields(ordering: Sequence[str | OrderBy]) -> list[tuple[str, bool]]:
+    """(field name, descending) of each key of an order_by, given as names or expressions."""
+    fields = []
+    for key in ordering:
+        if isinstance(key, OrderBy):
+            fields.append((key.expression.name, key.descending))
+        else:
+            fields.append((key.lstrip("-"), key.startswith("-")))
+    return fields
+
+
+def after(model: type[Model], ordering: Sequence[str], position: Sequence[Any]) -> Q:
+    """The rows that come after `position` (a value per ordering key) in `ordering`.
+
+    The first key's bound comes apart from the rest, so that an index on it serves as a range:
+    `created_at <= v AND (created_at < v OR (created_at = v AND id < i))`."""
+    keys = [
+        (name, descending, value, model._meta.get_field(name).null)
+        for (name, descending), value in zip(ordering_fields(ordering), position, strict=True)
+    ]
+    later: Q | None = None  # None: no row
+    for name, descending, value, nullable in reversed(keys):
+        equal = Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+        beyond = strictly_after(name, descending, value, nullable)
+        tied = equal & later if later is not None else None
+        later = beyond | tied if beyond is not None and tied is not None else beyond or tied
+    name, descending, value, nullable = keys[0]
+    if value is None:
+        bound = Q() if descending else Q(**{f"{name}__isnull": True})
+    else:
+        bound = Q(**{f"{name}__lte" if descending else f"{name}__gte": value})
+        if nullable and not descending:
+            bound |= Q(**{f"{name}__isnull": True})
+    return bound & later if later is not None else Q(pk__in=[])
+
+
+def strictly_after(name: str, descending: bool, value: Any, nullable: bool) -> Q | None:
+    if value is None:  # NULLs come last ascending, first descending
+        return Q(**{f"{name}__isnull": False}) if descending else None
+    beyond = Q(**{f"{name}__lt" if descending else f"{name}__gt": value})
+    if nullable and not descending:
+        beyond |= Q(**{f"{name}__isnull": True})
+    return beyond
+
+
+def cursor_value(value: Any) -> str:
+    """A time in a cursor to the microsecond (DjangoJSONEncoder keeps milliseconds)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a cursor")
+
+
+class KeysetCursorPagination(CursorPagination):
+    """DRF's cursor pagination with the last row's value of every ordering key in the cursor,
+    in place of the first key's value and an offset. DRF's offset counts the rows sharing that
+    value and gives up at 1,000 of them (a priority or status shared by a million tickets), and
+    DRF wrote an empty due time into the cursor as "None" and failed on it (a 500)."""
+
+    def paginate_queryset(
+        self, queryset: QuerySet, request: Request, view: object = None
+    ) -> list[Any] | None:
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        if not self.page_size:
+            return None
+        self.base_url = request.build_absolute_uri()
+        self.ordering = self.get_ordering(request, queryset, view)
+        self.cursor = self.decode_cursor(request)
+        reverse = bool(self.cursor and self.cursor.reverse)
+        current = self.cursor.position if self.cursor else None
+        ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
+        queryset = queryset.order_by(*(order_expression(key) for key in ordering))
+        if current is not None:
+            queryset = queryset.filter(
+                after(queryset.model, ordering, self._decode_position(queryset.model, current))
+            )
+        results = list(queryset[: self.page_size + 1])
+        self.page = results[: self.page_size]
+        following = None
+        if len(results) > len(self.page):
+            following = self._get_position_from_instance(results[-1], self.ordering)
+        if reverse:
+            self.page.reverse()
+            self.has_next, self.has_previous = current is not None, following is not None
+            self.next_position, self.previous_position = current, following
+        else:
+            self.has_next, self.has_previous = following is not None, current is not None
+            self.next_position, self.previous_position = following, current
+        if (self.has_previous or self.has_next) and self.template is not None:
+            self.display_page_controls = True
+        return self.page
+
+    def _get_position_from_instance(self, instance: Any, ordering: Sequence[str]) -> str:
+        values = [
+            instance[name] if isinstance(instance, dict) else getattr(instance, name)
+            for name, _descending in ordering_fields(ordering)
+        ]
+        return json.dumps(values, default=cursor_value, separators=(",", ":"))
+
+    def _decode_position(self, model: type[Model], position: str) -> list[Any]:
+        """The cursor's values as the ordering fields' Python values; a cursor that was not
+        ours (edited, or from before this format) is DRF's "Invalid cursor", a 404."""
+        try:
+            values = json.loads(position)
+            fields: list[Field] = [
+                model._meta.get_field(name) for name, _descending in ordering_fields(self.ordering)
+            ]
+            if not isinstance(values, list) or len(values) != len(fields):
+                raise ValueError(position)
+            return [
+                None if value is None else field.to_python(value)
+                for field, value in zip(fields, values, strict=True)
+            ]
+        except (ValueError, TypeError, ValidationError, FieldDoesNotExist):
+            raise NotFound(self.invalid_cursor_message) from None
+
+
+class TicketCursorPagination(KeysetCursorPagination):
     """Orders by the list's `ordering` parameter (default newest first), always ending on id."""
 
     page_size = 50
@@ -26,7 +160,7 @@ class TicketCursorPagination(CursorPagination):
         return ordering
 
 
-class TimelineCursorPagination(CursorPagination):
+class TimelineCursorPagination(KeysetCursorPagination):
     """A ticket's events, oldest first; fixed order whatever the view's ordering filter says."""
 
     page_size = 100
