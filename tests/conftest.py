@@ -1,6 +1,7 @@
 """Shared fixtures: a small company with a provider (IT) and a consumer (HR) department."""
 
 import contextlib
+import importlib
 from dataclasses import dataclass
 
 import pytest
@@ -36,6 +37,17 @@ def _empty_task_queue():
 
     with contextlib.suppress(Exception):  # broker already gone: nothing to clean
         app.control.purge()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database is built from the models (--no-migrations); the title search's SQL
+    function and index (tickets 0009) are no model's, so that migration's step runs here."""
+    from django.db import connection
+
+    title_search = importlib.import_module("tickets.migrations.0009_title_search")
+    with django_db_blocker.unblock(), connection.schema_editor() as editor:
+        title_search.create_bigram_index(None, editor)
 
 
 @dataclass

@@ -22,9 +22,10 @@ from servicedesk.pagination import (
 )
 from slas.clocks import loaded_contexts, promise_for
 
-from . import selectors, services
+from . import search, selectors, services
 from .filters import TicketFilter, TicketFilterBackend
 from .models import Service, Ticket
+from .search import search_term
 from .serializers import (
     AttachmentSerializer,
     AttachmentUploadSerializer,
@@ -118,9 +119,17 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Ticket.objects.none()
         return selectors.ticket_list(self.request.user)
 
+    # Whether filter_queryset leaves `?search=` out, for list() to page through it.
+    search_apart = False
+
     def list(self, request: Request) -> Response:
         # Plain rows rendered straight to TicketSerializer's JSON (TicketRows): issue #6.
-        tickets = self.filter_queryset(selectors.visible_ticket_rows(request.user))
+        rows = selectors.visible_ticket_rows(request.user)
+        term = search_term(request.query_params.get("search"))
+        self.search_apart = bool(term) and search.indexed(rows)
+        tickets = self.filter_queryset(rows)
+        if self.search_apart:
+            tickets = search.SearchPages(tickets, term)
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(TicketRows().data(page or []))
 

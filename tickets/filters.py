@@ -15,6 +15,7 @@ from departments.models import Department
 from departments.selectors import provider_department_ids
 
 from .models import Priority, Status, Ticket
+from .search import matching, search_term
 
 
 class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
@@ -113,10 +114,8 @@ class TicketFilter(django_filters.FilterSet):
         return qs.filter(breached) if value else qs.exclude(breached)
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()[:100]
-        if not value:
-            return qs
-        return qs.filter(Q(reference__iexact=value) | Q(title__icontains=value))
+        term = search_term(value)
+        return qs.filter(matching(term)) if term else qs
 
 
 class TicketFilterBackend(DjangoFilterBackend):
@@ -128,3 +127,13 @@ class TicketFilterBackend(DjangoFilterBackend):
         if not any(name in request.query_params for name in TicketFilter.base_filters):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+    def get_filterset_kwargs(
+        self, request: Request, queryset: QuerySet, view: APIView
+    ) -> dict[str, Any]:
+        kwargs = super().get_filterset_kwargs(request, queryset, view)
+        if getattr(view, "search_apart", False):
+            # The view pages through the search itself (tickets.search.SearchPages).
+            kwargs["data"] = kwargs["data"].copy()
+            kwargs["data"].pop("search", None)
+        return kwargs

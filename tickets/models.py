@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -204,6 +205,9 @@ class Ticket(models.Model):
                 include=["provider_department", "requester", "requester_department"],
                 condition=models.Q(response_breached=True) | models.Q(resolution_breached=True),
             ),
+            # `?search=` a reference, whatever its case. On PostgreSQL the title's search has a
+            # GIN index of character pairs too, made by migration 0009 (tickets/search.py).
+            models.Index(Upper("reference"), name="ticket_reference_upper_idx"),
         ]
 
     def __str__(self) -> str:
