@@ -56,6 +56,8 @@ MEASUREMENTS = (
     ("api_list_open", "read"),
     ("api_list_breached", "read"),
     ("api_list_deep", "read"),
+    ("api_list_search", "read"),
+    ("api_list_search_rare", "read"),
     ("api_detail", "read"),
     ("api_events", "read"),
     ("api_metrics_quarter", "read"),
@@ -65,7 +67,19 @@ MEASUREMENTS = (
     ("api_file", "write"),
     ("api_transition", "write"),
 )
-LIST_LIKE = ("api_list", "api_list_open", "api_list_breached", "api_list_deep", "api_detail")
+LIST_LIKE = (
+    "api_list",
+    "api_list_open",
+    "api_list_breached",
+    "api_list_deep",
+    "api_list_search",
+    "api_list_search_rare",
+    "api_detail",
+)
+# `?search=`: a word in about one title in ten of the generated data, and a word in none
+# (every visible ticket read, before the search's index).
+COMMON_WORD = "临时需求"
+RARE_WORD = "量子计算机"
 
 
 def parse_size(text: str) -> int:
@@ -414,6 +428,14 @@ def measure_one(args: argparse.Namespace) -> int:
             ),
             "api_list_breached": ("/api/v1/tickets/?breached=true", agent_api),
             "api_list_deep": (deep_path, agent_api),
+            "api_list_search": (
+                "/api/v1/tickets/?" + urlencode({"search": COMMON_WORD}),
+                agent_api,
+            ),
+            "api_list_search_rare": (
+                "/api/v1/tickets/?" + urlencode({"search": RARE_WORD}),
+                agent_api,
+            ),
             "api_detail": (f"/api/v1/tickets/{sample['id']}/", agent_api),
             "api_events": (f"/api/v1/tickets/{sample['id']}/events/", agent_api),
             "api_metrics_quarter": (metrics_path, agent_api),
@@ -567,6 +589,11 @@ TICKET_ROW = """
     LEFT JOIN departments_user au ON au.id = t.assignee_id
 """
 VISIBLE = "(t.requester_id = %(me)s OR t.provider_department_id = ANY(%(provided)s))"
+MATCH = "(UPPER(t.reference) = UPPER(%({word})s) OR UPPER(t.title) LIKE UPPER(%({word}_like)s))"
+INDEXED = (
+    "(UPPER(t.reference) = UPPER(%({word})s)"
+    " OR ticket_bigrams(t.title) @> ticket_bigrams(%({word})s))"
+)
 METRICS_AGGREGATE = """
     SELECT count(*),
       count(*) FILTER (WHERE response_due_at IS NOT NULL
@@ -649,6 +676,10 @@ def raw_sql(
         "to": quarter_to,
         "period_from": now - timedelta(days=90),
         "period_to": now + timedelta(days=1),
+        "common": COMMON_WORD,
+        "common_like": f"%{COMMON_WORD}%",
+        "rare": RARE_WORD,
+        "rare_like": f"%{RARE_WORD}%",
     }
     if deep_last:
         params["after_at"] = datetime.fromisoformat(deep_last["created_at"])
@@ -671,6 +702,21 @@ def raw_sql(
             + " WHERE "
             + VISIBLE
             + " AND (t.response_breached OR t.resolution_breached)"
+            + order
+        ],
+        # The search's best hand-written plans: read in order until a page of matches (a
+        # common word); the indexes (a word in no title).
+        "api_list_search": [
+            TICKET_ROW + " WHERE " + VISIBLE + " AND " + MATCH.format(word="common") + order
+        ],
+        "api_list_search_rare": [
+            TICKET_ROW
+            + " WHERE "
+            + VISIBLE
+            + " AND "
+            + MATCH.format(word="rare")
+            + " AND "
+            + INDEXED.format(word="rare")
             + order
         ],
         "api_detail": [TICKET_ROW + " WHERE t.id = %(ticket)s AND " + VISIBLE],

@@ -20,6 +20,8 @@ MAX_LENGTH = 100
 # Reading 2,000 tickets in order costs about 2 ms at 1M; a word rarer than one title in forty
 # there has fewer matches than that in the whole table for the index to hand over, in practice.
 WINDOW = 2000
+# A word with more matches than this, none of them recent, is found by reading on in order.
+CANDIDATES = 5000
 
 
 def search_term(value: str | None) -> str:
@@ -84,10 +86,15 @@ class SearchPages:
         found = list(matches.filter(recent)[page])
         if len(found) == page.stop - (page.start or 0):
             return found
-        if len(self.term) < 2:  # no pair to look up: read the whole list
+        if len(self.term) < 2:  # no pair to look up: read the list in order
             return list(matches[page])
-        # Fewer than a page among the recent tickets: a rare word, which the index finds.
-        return list(matches.filter(index_condition(self.term))[page])
+        # Fewer than a page among the recent tickets: a rare word, which the index finds, or
+        # a word of older tickets. The index hands over every match to be sorted, so it is
+        # asked first whether there are fewer than CANDIDATES (at most that many rows read).
+        indexed = matches.filter(index_condition(self.term))
+        if indexed.order_by().values("pk")[:CANDIDATES].count() < CANDIDATES:
+            return list(indexed[page])
+        return list(matches[page])
 
     def _recent(self) -> Q | None:
         """The first WINDOW tickets of the list in its order, as a condition on the first

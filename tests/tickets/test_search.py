@@ -63,6 +63,7 @@ def tickets(company) -> list[Ticket]:
 @pytest.fixture
 def small_window(monkeypatch):
     monkeypatch.setattr(search, "WINDOW", 4)
+    monkeypatch.setattr(search, "CANDIDATES", 3)
 
 
 def expected(agent_visible: list[Ticket], term: str) -> list[int]:
@@ -101,9 +102,7 @@ def test_every_page_of_a_search_holds_exactly_the_visible_matches_in_list_order(
     visible = [by_id[pk] for pk in everything]
 
     for term in [*TERMS, tickets[5].reference.lower()]:
-        assert walk(client, {"ordering": ordering, "search": term}) == expected(visible, term), (
-            term
-        )
+        assert walk(client, {"ordering": ordering, "search": term}) == expected(visible, term), term
 
 
 def test_search_finds_old_rare_titles_through_the_index_and_common_ones_among_the_newest(
@@ -124,6 +123,23 @@ def test_search_finds_old_rare_titles_through_the_index_and_common_ones_among_th
     ticket_queries = [q["sql"] for q in common.captured_queries if "tickets_ticket" in q["sql"]]
     assert not any("ticket_bigrams(" in sql for sql in ticket_queries)
     assert len(ticket_queries) == 2  # the edge of the newest four, the page
+
+
+def test_a_word_of_many_older_tickets_is_read_on_in_order_not_sorted_from_the_index(
+    company, api, tickets, small_window
+):
+    # 卡纸 is in twenty titles, none among the newest four: more than CANDIDATES matches.
+    with CaptureQueriesContext(connection) as captured:
+        response = api(company.agent).get(TICKETS, {"search": "卡纸", "page_size": 2})
+    assert [row["title"] for row in response.json()["results"]] == [
+        "打印机 卡纸 19",
+        "打印机 卡纸 18",
+    ]
+    ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+    # The edge, the recent tickets, the count of candidates (the index), the page (in order).
+    assert len(ticket_queries) == 4
+    assert "COUNT(" in ticket_queries[2] and "ticket_bigrams(" in ticket_queries[2]
+    assert "ticket_bigrams(" not in ticket_queries[3]
 
 
 def test_search_never_shows_a_ticket_the_caller_may_not_see(company, api, tickets, small_window):
