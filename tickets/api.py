@@ -146,7 +146,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def _render(self, ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
         # The ticket just written, read again as a plain row (TicketRows writes TicketSerializer's
         # JSON), with the SLA policy and calendar the write loaded (issue #6).
-        row = selectors.visible_ticket_rows(self.request.user).get(pk=ticket.pk)
+        row = selectors.written_ticket_row(ticket)
         rows = TicketRows()
         rows.sla_contexts.update(loaded_contexts(ticket))
         return Response(rows.row(row), status=code)

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from departments.models import Department, User, person_name
+from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes_of
 
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
 
@@ -140,8 +141,6 @@ class TicketRows:
     """
 
     def __init__(self, *, now: datetime | None = None) -> None:
-        from slas.clocks import ClockContext
-
         self.now = now or timezone.now()
         self.zone: tzinfo = timezone.get_current_timezone()
         self.sla_contexts: dict[int, ClockContext] = {}
@@ -153,8 +152,6 @@ class TicketRows:
         return [self.row(row) for row in rows]
 
     def row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        from slas.clocks import RESOLUTION, RESPONSE
-
         zone = self.zone
         warnings = row["sla_warnings"]
         return {
@@ -204,8 +201,6 @@ class TicketRows:
         }
 
     def _remaining(self, row: Mapping[str, Any], clock: str, due: datetime | None) -> int | None:
-        from slas.clocks import remaining_minutes_of
-
         if due is None or not row["sla_policy_id"]:
             return None
         return remaining_minutes_of(
@@ -225,8 +220,8 @@ class TicketRows:
             return None
         summary = self.people.get(user_id)
         if summary is None:
-            username = row[f"{role}_username"]
-            name = person_name(row[f"{role}_first_name"], row[f"{role}_last_name"], username)
+            username, first_name, last_name = row[f"{role}_names"]  # selectors.PERSON_NAMES
+            name = person_name(first_name, last_name, username)
             summary = {"id": user_id, "username": username, "name": name}
             self.people[user_id] = summary
         return summary
@@ -352,11 +347,7 @@ def event_rows_data(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "id": row["id"],
             "kind": row["kind"],
             "actor": row["actor_id"],
-            "actor_name": None
-            if row["actor_id"] is None
-            else person_name(
-                row["actor_first_name"], row["actor_last_name"], row["actor_username"]
-            ),
+            "actor_name": None if row["actor_id"] is None else _actor_name(row["actor_names"]),
             "from_value": row["from_value"],
             "to_value": row["to_value"],
             "internal": row["internal"],
@@ -365,6 +356,11 @@ def event_rows_data(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def _actor_name(names: list[str]) -> str:
+    username, first_name, last_name = names  # selectors.PERSON_NAMES
+    return person_name(first_name, last_name, username)
 
 
 class PromiseQuerySerializer(serializers.Serializer):
