@@ -4,10 +4,14 @@ few queries as possible without showing anything stale.
 Sessions stay plain database sessions: a Redis-cached copy saved a query per page, but a sign-out
 while Redis is unreachable would either fail or leave a copy that comes back with Redis."""
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tickets.models import Notification
 
@@ -123,3 +127,50 @@ def test_signing_out_works_while_redis_is_down(company, settings):
     replay = Client()
     replay.cookies["sessionid"] = stolen
     assert replay.get("/requests/").status_code == 302
+
+
+def test_an_expired_session_is_signed_out(company):
+    client = signed_in("agent")
+    assert client.get("/requests/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get("/requests/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_an_unknown_session_key_is_anonymous(company):
+    client = Client()
+    client.cookies["sessionid"] = "x" * 32
+    response = client.get("/requests/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_a_page_reads_its_session_with_one_query(company):
+    client = signed_in("agent")
+    client.get("/requests/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/requests/").status_code == 200
+    sessions = [q["sql"] for q in queries if "django_session" in q["sql"]]
+    assert len(sessions) == 1 and sessions[0].lstrip().upper().startswith("SELECT"), sessions
+
+
+@pytest.mark.parametrize("first", ["en", "zh-hans"])
+def test_header_is_each_viewers_own_in_each_language(company, first):
+    """Pages rendered one after another in one process: each header follows its own request's
+    language and viewer's roles."""
+    head, requester = Client(), Client()
+    head.force_login(company.it_head)
+    requester.force_login(company.requester)
+    second = "zh-hans" if first == "en" else "en"
+    for language in (first, second, first):
+        head_page = head.get("/requests/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        requester_page = requester.get("/requests/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        english = language == "en"
+        for text in (head_page, requester_page):
+            assert f'<html lang="{language}">' in text
+            assert ("Skip to content" in text) is english and ("跳到正文" in text) is not english
+            switcher = text.split('<select id="lang"', 1)[1].split("</select>", 1)[0]
+            assert f'<option value="{language}" selected>' in switcher
+            assert switcher.count(" selected>") == 1
+        assert 'href="/queue/"' in head_page and 'href="/dashboard/"' in head_page
+        assert 'href="/queue/"' not in requester_page
+        assert 'href="/dashboard/"' not in requester_page
