@@ -8,10 +8,11 @@ import logging
 import secrets
 
 import redis
-from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+from servicedesk.cache_redis import cache_key_prefix, cache_redis
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -32,23 +33,18 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, count, oldest[2] or ''}
 """
-_scripts: dict[str, "redis.commands.core.Script"] = {}
+_scripts: dict[int, "redis.commands.core.Script"] = {}
 
 
 def _sliding_window() -> "redis.commands.core.Script | None":
-    """The script, bound to a client of the cache's Redis kept by the process; None without a
-    Redis cache (the embedded set-up's local memory)."""
-    config = settings.CACHES["default"]
-    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    """The script, bound to the shared cache's Redis; None without a Redis cache (the embedded
+    set-up's local memory)."""
+    client = cache_redis()
+    if client is None:
         return None
-    location = config["LOCATION"]
-    if not isinstance(location, str):  # several servers: the first is the one written to
-        location = location[0]
-    location = location.split(",")[0]
-    script = _scripts.get(location)
+    script = _scripts.get(id(client))
     if script is None:
-        client = redis.Redis.from_url(location, socket_connect_timeout=1, socket_timeout=1)
-        script = _scripts[location] = client.register_script(_SLIDING_WINDOW)
+        script = _scripts[id(client)] = client.register_script(_SLIDING_WINDOW)
     return script
 
 
@@ -70,7 +66,7 @@ class RedisWindowMixin:
             return True
         throttle.key = key
         throttle.now = now = throttle.timer()
-        prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+        prefix = cache_key_prefix()
         admitted, count, oldest = script(
             keys=[f"{prefix}:window:{key}"],
             args=[repr(now), throttle.duration, throttle.num_requests, secrets.token_hex(8)],
