@@ -308,12 +308,13 @@ def ticket_panels(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 
 def dashboard_panels(*, department_id: int, start: datetime, end: datetime) -> dict[str, Any]:
     """Satisfaction (ratings, peak-end) and recognition (kudos) of a provider department in a
-    period: three aggregate queries whatever the number of ratings."""
+    period: two aggregate queries whatever the number of ratings."""
     summary, breakdown = rating_selectors.rating_breakdowns(
         department_id=department_id, start=start, end=end
     )
-    top = rating_selectors.kudos_by_agent(department_id=department_id, start=start, end=end)
-    total_kudos = rating_selectors.kudos_count(department_id=department_id, start=start, end=end)
+    top, total_kudos = rating_selectors.kudos_recognition(
+        department_id=department_id, start=start, end=end
+    )
     labels = dict(Moment.choices)
     distribution = [(str(n), count) for n, count in summary["distribution"].items()]
     moments = [

@@ -354,6 +354,17 @@ def compute_tallies(
     return dict(tallies)
 
 
+def _month_spans(months: Sequence[date]) -> list[tuple[date, date]]:
+    """[first day, end) of the (sorted) months, consecutive months merged."""
+    spans: list[tuple[date, date]] = []
+    for month in months:
+        if spans and spans[-1][1] == month:
+            spans[-1] = (spans[-1][0], next_month(month))
+        else:
+            spans.append((month, next_month(month)))
+    return spans
+
+
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -727,34 +738,86 @@ def rebuild(*, say: Callable[[str], None] = lambda line: None) -> int:
 # --- reads -------------------------------------------------------------------------------------
 
 
-def open_counts(*, department_id: int, side: str) -> dict[tuple[str, str], int]:
-    """Open tickets now per (status, priority) of the department as provider or consumer."""
+ASSIGNEE_COLUMNS = (
+    "assignee_id",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
+
+
+@dataclass
+class LedgerRead:
+    stale: set[date]  # days of the span asked with unfolded changes
+    open_counts: dict[tuple[str, str], int]  # open tickets now per (status, priority)
+    # open tickets now per assignee, most first, as `open_by_assignee` (when asked)
+    open_by_assignee: list[dict[str, Any]] | None = None
+
+
+def read_ledger(
+    *,
+    department_id: int,
+    side: str,
+    stale_from: date | None = None,
+    stale_to: date | None = None,
+    by_assignee: bool = False,
+) -> LedgerRead:
+    """What the ledger says of the department as provider or consumer, in one query: its open
+    tickets now (per status and priority; per assignee if asked) and which days in
+    [stale_from, stale_to) have unfolded changes. Both are sums over the same entries: the
+    department's balances (no day) and its unfolded entries (few between folds), grouped by key
+    and local day."""
+    columns = ["status", "priority", *(ASSIGNEE_COLUMNS if by_assignee else ())]
+    # By username: ties in the workload keep this order (the sort below is stable).
     rows = (
         FigureLedgerEntry.objects.filter(department_id=department_id, side=side)
-        .exclude(status="")
-        .values_list("status", "priority")
+        .values(*columns, entry_day=TruncDate("ticket_created_at", tzinfo=_zone()))
         .annotate(n=Sum("count"))
-        .order_by()
+        .order_by(*(["assignee__username"] if by_assignee else []))
     )
-    return {(status, priority): n for status, priority, n in rows}
+    stale: set[date] = set()
+    counts: defaultdict[tuple[str, str], int] = defaultdict(int)
+    assignees: dict[int | None, dict[str, Any]] = {}
+    span = (stale_from, stale_to) if stale_from is not None and stale_to is not None else None
+    for row in rows:
+        day = row["entry_day"]  # None for a balance
+        if span is not None and day is not None and span[0] <= day < span[1]:
+            stale.add(day)
+        if not row["status"]:
+            continue
+        counts[(row["status"], row["priority"])] += row["n"]
+        if by_assignee:
+            assignee = assignees.setdefault(
+                row["assignee_id"],
+                {**{column: row[column] for column in ASSIGNEE_COLUMNS}, "open_tickets": 0},
+            )
+            assignee["open_tickets"] += row["n"]
+    workload = None
+    if by_assignee:
+        workload = sorted(
+            (assignee for assignee in assignees.values() if assignee["open_tickets"] > 0),
+            key=lambda assignee: -assignee["open_tickets"],
+        )
+    return LedgerRead(stale=stale, open_counts=dict(counts), open_by_assignee=workload)
+
+
+def open_counts(*, department_id: int, side: str) -> dict[tuple[str, str], int]:
+    """Open tickets now per (status, priority) of the department as provider or consumer."""
+    return read_ledger(department_id=department_id, side=side).open_counts
 
 
 def open_by_assignee(department_id: int) -> list[dict[str, Any]]:
     """Open tickets now per assignee of the provider department, most first (one query)."""
-    return list(
-        FigureLedgerEntry.objects.filter(department_id=department_id, side=PROVIDER)
-        .exclude(status="")
-        .values("assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name")
-        .annotate(open_tickets=Sum("count"))
-        .filter(open_tickets__gt=0)
-        .order_by("-open_tickets", "assignee__username")
-    )
+    workload = read_ledger(department_id=department_id, side=PROVIDER, by_assignee=True)
+    return workload.open_by_assignee or []
 
 
 @dataclass
 class PeriodTallies:
     total: Tally
     groups: dict[date, Tally]  # by the group's first day (week's Monday, month's first)
+    open_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # as `read_ledger`'s
+    open_by_assignee: list[dict[str, Any]] | None = None  # when asked (`by_assignee`)
 
 
 GROUP_STARTS: dict[str | None, Callable[[date], date] | None] = {
@@ -772,15 +835,18 @@ def period_tallies(
     period_to: datetime,
     group_by: str | None = None,
     group_percentiles: bool = True,
+    by_assignee: bool = False,
 ) -> PeriodTallies:
     """The figures of the department's tickets (as `side`) created in [period_from, period_to),
     grouped by local week or month if asked.
 
-    Whole months without stale days come from their month rows (where the grouping allows),
+    Whole months without stale days come from their month rows (where the grouping allows; for
+    week groups without percentiles, the histograms of the month a future end falls in too),
     other whole days from their day rows unless stale; stale days and the partial days at either
-    end are computed from the tickets. Queries: stale days, rows (for week groups without
-    percentiles: day counts, then histograms), at most one over tickets, at most one for the
-    fine counts the percentiles fall in.
+    end are computed from the tickets. Also the department's open tickets now (`read_ledger`,
+    per assignee if `by_assignee`), from the query that finds the stale days. Queries: the
+    ledger, the rows, at most one over tickets, at most one for the fine counts the percentiles
+    fall in.
     """
     group_start = GROUP_STARTS[group_by]
     zone = _zone()
@@ -798,24 +864,22 @@ def period_tallies(
         if day_start(end_day) < period_to:
             live_spans.append((day_start(end_day), period_to))
 
-    stale: set[date] = set()
-    if first_day < end_day:
-        stale = set(
-            FigureLedgerEntry.objects.filter(
-                department_id=department_id,
-                side=side,
-                ticket_created_at__gte=day_start(first_day),
-                ticket_created_at__lt=day_start(end_day),
-            )
-            .annotate(day=TruncDate("ticket_created_at", tzinfo=zone))
-            .values_list("day", flat=True)
-            .distinct()
-        )
+    ledger = read_ledger(
+        department_id=department_id,
+        side=side,
+        stale_from=first_day,
+        stale_to=end_day,
+        by_assignee=by_assignee,
+    )
+    stale = ledger.stale
     live_spans += _day_spans(stale)
 
     scope = PeriodFigures.objects.filter(department_id=department_id, side=side)
-    day_rows = Q(span=DAY, day__gte=first_day, day__lt=end_day) & ~Q(day__in=stale)
+    day_rows = Q(span=DAY, day__gte=first_day, day__lt=end_day)
+    if stale:
+        day_rows &= ~Q(day__in=stale)
     # Whole clean months serve the totals and month groups, not week groups' histograms.
+    histograms_only = group_by == "week" and not group_percentiles
     months = []
     if group_by != "week" or not group_percentiles:
         month = month_start(first_day)
@@ -824,11 +888,30 @@ def period_tallies(
             if not any(month <= day < next_month(month) for day in stale):
                 months.append(month)
             month = next_month(month)
-    histogram_rows = day_rows
-    if months:
-        in_months = reduce(or_, (Q(day__gte=m, day__lt=next_month(m)) for m in months))
-        histogram_rows = Q(span=MONTH, day__in=months) | (day_rows & ~in_months)
-    stored = scope.filter(histogram_rows)
+    # A period running into the future (the dashboard's end tomorrow) ends in a month whose
+    # row holds the histograms of the period's days of it: nothing was created after them. The
+    # day counts, read first, confirm it (else those days' rows after all, one more query).
+    tail_month: date | None = month_start(end_day - timedelta(days=1))
+    if not (
+        histograms_only
+        and first_day <= tail_month < end_day < next_month(tail_month)
+        and period_to > timezone.now()
+        and not any(day >= tail_month for day in stale)
+    ):
+        tail_month = None
+
+    def histogram_rows_of(months: list[date]) -> Q:
+        if not months:
+            return day_rows
+        # Consecutive months as one span of days (usually all of them): a shorter query.
+        in_months = reduce(
+            or_, (Q(day__gte=first, day__lt=end) for first, end in _month_spans(months))
+        )
+        return Q(span=MONTH, day__in=months) | (day_rows & ~in_months)
+
+    stored = scope.filter(
+        histogram_rows_of(months if tail_month is None else [*months, tail_month])
+    )
 
     total = Tally()
     groups: defaultdict[date, Tally] = defaultdict(Tally)
@@ -855,12 +938,21 @@ def period_tallies(
 
     coarse_columns = [f"{name}_coarse" for name in CLOCK_NAMES]
     group_histograms = group_start is not None and group_percentiles
-    if group_by == "week" and not group_percentiles:
+    if histograms_only:
         # Week groups need counts per day; the histograms only for the totals.
+        tail_tickets = 0
         for day, *counts in scope.filter(day_rows).values_list("day", *FIGURE_FIELDS):
             add_counts(total, counts)
             add_counts(groups[group_start(day)], counts)
-        for coarse_by_clock in stored.values_list(*coarse_columns):
+            if tail_month is not None and day >= tail_month:
+                tail_tickets += counts[0]
+        rows = list(stored.values_list("span", "day", "tickets", *coarse_columns))
+        if tail_month is not None and tail_tickets != sum(
+            tickets for span, day, tickets, *_coarse in rows if span == MONTH and day == tail_month
+        ):
+            stored = scope.filter(histogram_rows_of(months))
+            rows = list(stored.values_list("span", "day", "tickets", *coarse_columns))
+        for _span, _day, _tickets, *coarse_by_clock in rows:
             add_coarse(total, coarse_by_clock)
     else:
         for day, *values in stored.values_list("day", *FIGURE_FIELDS, *coarse_columns):
@@ -918,4 +1010,9 @@ def period_tallies(
                 parsed = {int(bucket): n for bucket, n in counts.items()}
                 for tally in targets:
                     tally.clocks[name].fine[coarse].update(parsed)
-    return PeriodTallies(total=total, groups=dict(groups))
+    return PeriodTallies(
+        total=total,
+        groups=dict(groups),
+        open_counts=ledger.open_counts,
+        open_by_assignee=ledger.open_by_assignee,
+    )

@@ -191,6 +191,10 @@ class SlaMetrics:
     groups: list[GroupFigures] = field(default_factory=list)
     # Tickets per [low, high) business seconds to resolve, when asked (`resolution_buckets`).
     resolution_counts: list[int] | None = None
+    # Open tickets now per assignee, most first, when asked (`assignee_backlog`): rows of
+    # `assignee_id`, `assignee__username`, `assignee__first_name`, `assignee__last_name`,
+    # `open_tickets`.
+    backlog_by_assignee: list[dict[str, Any]] | None = None
 
 
 # --- who may read ----------------------------------------------------------------------------
@@ -467,12 +471,22 @@ def _backlog(scope: MetricsScope) -> tuple[dict[str, int], dict[str, int]]:
     return by_status, by_priority
 
 
-def _backlog_from_figures(department_id: int, side: str) -> tuple[dict[str, int], dict[str, int]]:
+def _assignee_backlog(scope: MetricsScope) -> list[dict[str, Any]]:
+    """Open tickets now per assignee of the scope's tickets, most first (one grouped query)."""
+    return list(
+        Ticket.objects.filter(scope.condition(), status__in=OPEN_STATUSES)
+        .values("assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name")
+        .annotate(open_tickets=Count("pk"))
+        .order_by("-open_tickets", "assignee__username")
+    )
+
+
+def _backlog_from_figures(
+    open_counts: dict[tuple[str, str], int],
+) -> tuple[dict[str, int], dict[str, int]]:
     by_status = dict.fromkeys(map(str, OPEN_STATUSES), 0)
     by_priority = dict.fromkeys(Priority.values, 0)
-    for (status, priority), count in figures.open_counts(
-        department_id=department_id, side=side
-    ).items():
+    for (status, priority), count in open_counts.items():
         by_status[status] += count
         by_priority[priority] += count
     return by_status, by_priority
@@ -528,6 +542,7 @@ def _sla_metrics_from_figures(
     group_by: str | None,
     group_percentiles: bool,
     resolution_buckets: Sequence[tuple[float | None, float | None]] | None,
+    assignee_backlog: bool,
 ) -> SlaMetrics:
     department_id = (
         scope.provider_department_id if side == figures.PROVIDER else scope.consumer_department_id
@@ -540,6 +555,7 @@ def _sla_metrics_from_figures(
         period_to=period_to,
         group_by=group_by,
         group_percentiles=group_percentiles,
+        by_assignee=assignee_backlog,
     )
     total = tallies.total
     groups = []
@@ -560,7 +576,7 @@ def _sla_metrics_from_figures(
                 )
             )
         groups.sort(key=grouping.sort)
-    by_status, by_priority = _backlog_from_figures(department_id, side)
+    by_status, by_priority = _backlog_from_figures(tallies.open_counts)
     return SlaMetrics(
         period_from=period_from,
         period_to=period_to,
@@ -581,6 +597,7 @@ def _sla_metrics_from_figures(
                 for low, high in resolution_buckets
             ]
         ),
+        backlog_by_assignee=tallies.open_by_assignee,
     )
 
 
@@ -594,6 +611,7 @@ def sla_metrics(
     use_figures: bool | None = None,
     group_percentiles: bool = True,
     resolution_buckets: Sequence[tuple[float | None, float | None]] | None = None,
+    assignee_backlog: bool = False,
 ) -> SlaMetrics:
     """The SLA figures of the scope's tickets created in [period_from, period_to).
 
@@ -604,7 +622,9 @@ def sla_metrics(
     percentile_cont) up to four more for the totals' percentiles and two for the groups'.
     `group_percentiles=False` leaves the groups' median and p90 out (None). `resolution_buckets`
     adds `resolution_counts` (one more query from the tickets; bounds must be bucket edges of
-    `slas.figures`). Access is the caller's business (`may_read_metrics`).
+    `slas.figures`). `assignee_backlog` adds `backlog_by_assignee` (from the figures: within the
+    backlog's query; from the tickets: one more). Access is the caller's business
+    (`may_read_metrics`).
     """
     side = figures_side(scope)
     if side is not None and group_by in figures.GROUP_STARTS:
@@ -619,6 +639,7 @@ def sla_metrics(
                 group_by=group_by,
                 group_percentiles=group_percentiles,
                 resolution_buckets=resolution_buckets,
+                assignee_backlog=assignee_backlog,
             )
     tickets = Ticket.objects.filter(
         scope.condition(), created_at__gte=period_from, created_at__lt=period_to
@@ -668,4 +689,5 @@ def sla_metrics(
             if resolution_buckets is None
             else _seconds_counts(tickets, RESOLUTION, resolution_buckets)
         ),
+        backlog_by_assignee=_assignee_backlog(scope) if assignee_backlog else None,
     )

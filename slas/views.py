@@ -2,14 +2,15 @@
 
 Figures come from `slas.metrics`: the dashboard's from the daily figures and open-ticket counts
 of `slas.figures` once built (a cost that does not grow with the ticket table), else SQL
-aggregates over the tickets; the few extra aggregates here (agent workload, map edges) are one
-query each, so a page costs the same number of queries whatever the number of tickets.
+aggregates over the tickets, the agent workload with the backlog; the few extra queries here
+(breaches, map edges) are one each, so a page costs the same number of queries whatever the
+number of tickets.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -18,7 +19,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+from django.urls import reverse
+from django.urls.resolvers import RFC3986_SUBDELIMS
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,7 +30,7 @@ from departments.models import Department, User, person_name
 from departments.selectors import active_departments, headed_department_ids
 from feedback.rating_views import dashboard_panels
 from feedback.views import dashboard_servqual
-from tickets.models import OPEN_STATUSES, Priority, Status, Ticket
+from tickets.models import Priority, Status, Ticket
 from tickets.selectors import visible_tickets
 
 from . import charts, figures, metrics
@@ -36,6 +39,7 @@ from .models import Agreement
 PERIODS = {"30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "30d"
 RECENT_LIMIT = 20
+URL_PLACEHOLDER = "REFERENCE"  # a reference's place in the ticket page's reversed address
 # The columns templates/slas/_side.html shows of a breached ticket.
 BREACH_FIELDS = (
     "reference",
@@ -144,6 +148,23 @@ def _percent_text(value: float | None) -> str:
     return "—" if value is None else f"{value:g} %"
 
 
+def _trend_rows(report: metrics.SlaMetrics) -> list[dict[str, Any]]:
+    """The trend table's rows, each percentage as the template showed it (localized, or —)."""
+
+    def text(value: float | None) -> str:
+        return "—" if value is None else f"{formats.localize(value)} %"
+
+    return [
+        {
+            "label": group.label,
+            "tickets": group.tickets,
+            "response": text(group.response.compliance_percent),
+            "resolution": text(group.resolution.compliance_percent),
+        }
+        for group in report.groups
+    ]
+
+
 def _resolve_histogram(report: metrics.SlaMetrics) -> list[dict[str, Any]]:
     """Resolved tickets by business time to resolve (`resolution_counts` of RESOLVE_BUCKETS)."""
     counts = report.resolution_counts or [0] * len(RESOLVE_BUCKETS)
@@ -153,21 +174,10 @@ def _resolve_histogram(report: metrics.SlaMetrics) -> list[dict[str, Any]]:
     ]
 
 
-def _agent_workload(department_id: int, *, use_figures: bool) -> list[dict[str, Any]]:
-    """Open tickets per assignee of the provider department (one grouped query)."""
-    if use_figures:
-        rows: Any = figures.open_by_assignee(department_id)
-    else:
-        rows = (
-            Ticket.objects.filter(provider_department_id=department_id, status__in=OPEN_STATUSES)
-            .values(
-                "assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"
-            )
-            .annotate(open_tickets=Count("pk"))
-            .order_by("-open_tickets", "assignee__username")
-        )
+def _agent_workload(report: metrics.SlaMetrics) -> list[dict[str, Any]]:
+    """Open tickets per assignee of the provider department (`backlog_by_assignee`)."""
     workload = []
-    for row in rows:
+    for row in report.backlog_by_assignee or []:
         if row["assignee_id"] is None:
             name = _("unassigned")
         else:
@@ -195,6 +205,7 @@ def _side(
         use_figures=use_figures,
         group_percentiles=False,  # the trend shows compliance only
         resolution_buckets=[(low, high) for _key, _label, low, high in RESOLVE_BUCKETS],
+        assignee_backlog=provider,
     )
     histogram = _resolve_histogram(report)
     # The ids first, in a subquery of their own: PostgreSQL then reads them from the partial
@@ -214,6 +225,12 @@ def _side(
         .only(*BREACH_FIELDS)
         .order_by("-created_at", "-id")
     )
+    # The ticket page's address resolved once, not once per row (`{% url %}` in the loop).
+    detail_url = reverse("ticket-detail", args=[URL_PLACEHOLDER])
+    for ticket in breaches:
+        ticket.detail_url = detail_url.replace(  # type: ignore[attr-defined]
+            URL_PLACEHOLDER, quote(ticket.reference, safe=RFC3986_SUBDELIMS + "/~:@")
+        )
     status_labels = dict(Status.choices)
     priority_labels = dict(Priority.choices)
     backlog_status = [
@@ -240,9 +257,7 @@ def _side(
         x_label=unit,
         y_label=_("Compliance %"),
     )
-    workload = (
-        _agent_workload(scope.provider_department_id, use_figures=use_figures) if provider else []
-    )
+    workload = _agent_workload(report) if provider else []
     side: dict[str, Any] = {
         "heading": heading,
         "provider": provider,
@@ -251,6 +266,7 @@ def _side(
         "resolution_text": _percent_text(report.resolution.compliance_percent),
         "trend_chart": trend_chart,
         "trend_unit": unit,
+        "trend_rows": _trend_rows(report),
         "breaches": breaches,
         "backlog_status": backlog_status,
         "backlog_priority": backlog_priority,

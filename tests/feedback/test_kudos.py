@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from feedback.models import Kudos
-from feedback.rating_selectors import kudos_by_agent, kudos_count
+from feedback.rating_selectors import kudos_by_agent, kudos_count, kudos_recognition
 from feedback.ratings import give_kudos
 from servicedesk.errors import Conflict, InvalidInput, NotAllowed
 from tests.factories import UserFactory
@@ -216,6 +216,21 @@ def test_recognition_per_agent_counts_by_hand(company, given):
     # Outside the period: nothing.
     later = end + timedelta(days=1)
     assert kudos_count(department_id=company.it.pk, start=end, end=later) == 0
+
+
+def test_dashboard_recognition_gives_the_top_agents_and_the_total_in_one_query(
+    company, given, django_assert_num_queries
+):
+    start, end = timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1)
+    with django_assert_num_queries(1):
+        top, total = kudos_recognition(department_id=company.it.pk, start=start, end=end)
+    assert [(agent.pk, n) for agent, n in top] == [(company.agent.pk, 2), (company.agent2.pk, 1)]
+    assert total == 3
+    # The total counts every kudos, also those of agents beyond the top list.
+    top, total = kudos_recognition(department_id=company.it.pk, start=start, end=end, limit=1)
+    assert [(agent.pk, n) for agent, n in top] == [(company.agent.pk, 2)]
+    assert total == 3
+    assert kudos_recognition(department_id=company.finance.pk, start=start, end=end) == ([], 0)
 
 
 def test_schema_documents_kudos_with_its_errors(company, api):

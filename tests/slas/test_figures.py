@@ -221,6 +221,7 @@ def assert_figures_equal_live(company) -> int:
                     "group_by": group_by,
                     "group_percentiles": group_percentiles,
                     "resolution_buckets": BARS,
+                    "assignee_backlog": True,
                 }
                 exact = metrics.sla_metrics(use_figures=False, **kwargs)
                 served = metrics.sla_metrics(use_figures=True, **kwargs)
@@ -229,6 +230,8 @@ def assert_figures_equal_live(company) -> int:
                 assert served.reopen_rate_percent == exact.reopen_rate_percent, what
                 assert served.backlog_by_status == exact.backlog_by_status, what
                 assert served.backlog_by_priority == exact.backlog_by_priority, what
+                if scope.provider_department_id is not None:  # the agents' workload, in order
+                    assert served.backlog_by_assignee == exact.backlog_by_assignee, what
                 assert served.resolution_counts == exact.resolution_counts, what
                 assert_clock_equal(served.response, exact.response, f"{what} response")
                 assert_clock_equal(served.resolution, exact.resolution, f"{what} resolution")
@@ -548,6 +551,90 @@ def test_dashboard_shows_the_same_from_the_figures_and_reflects_a_resolution_at_
     assert dashboard_sides(client) == after
 
 
+def test_a_period_into_the_future_takes_its_last_month_from_the_month_row_unless_later_tickets(
+    company, history
+):
+    """The dashboard's periods end tomorrow: the histograms of the current month's days come
+    from its month row, unless the month has tickets after the period (a clock set ahead)."""
+    figures.rebuild()
+    kwargs: dict[str, Any] = {
+        "scope": metrics.MetricsScope(provider_department_id=company.it.pk),
+        "period_from": sh(2025, 9, 3),
+        "period_to": sh(2025, 10, 10),  # END is 9 October: the period ends in the future
+        "group_by": "week",
+        "group_percentiles": False,
+        "resolution_buckets": BARS,
+    }
+
+    def served_and_exact() -> tuple[metrics.SlaMetrics, metrics.SlaMetrics, int]:
+        with time_machine.travel(END, tick=False):
+            with CaptureQueriesContext(connection) as captured:
+                served = metrics.sla_metrics(use_figures=True, **kwargs)
+            return served, metrics.sla_metrics(use_figures=False, **kwargs), len(captured)
+
+    def assert_same(served: metrics.SlaMetrics, exact: metrics.SlaMetrics) -> None:
+        assert served.tickets == exact.tickets > 0
+        assert served.resolution_counts == exact.resolution_counts
+        assert any(exact.resolution_counts or [])
+        assert_clock_equal(served.response, exact.response, "response")
+        assert_clock_equal(served.resolution, exact.resolution, "resolution")
+        assert [(g.key, g.tickets) for g in served.groups] == [
+            (g.key, g.tickets) for g in exact.groups
+        ]
+
+    served, exact, queries = served_and_exact()
+    assert_same(served, exact)
+    later = act(
+        sh(2025, 10, 20, 10),
+        services.file_ticket,
+        requester=company.requester,
+        service=company.service,
+        title="以后的请求",
+        form_data={"model": "14寸"},
+    )
+    act(sh(2025, 10, 20, 11), services.transition_ticket, ticket=later, actor=company.agent,
+        status="resolved")  # fmt: skip
+    figures.fold_changes()  # October's month row now holds a ticket after the period
+    served, exact_after, queries_after = served_and_exact()
+    assert exact_after.tickets == exact.tickets
+    assert_same(served, exact_after)
+    assert queries_after == queries + 1  # October's days' histograms after all
+
+
+def test_one_ledger_query_tells_the_stale_days_the_backlog_and_the_workload(
+    company, history, django_assert_num_queries
+):
+    figures.rebuild()
+    changed = Ticket.objects.filter(provider_department=company.it, status="new").first()
+    assert changed is not None
+    act(END, services.transition_ticket, ticket=changed, actor=company.agent, status="assigned",
+        assignee=company.agent2)  # fmt: skip
+    first, end = START.date(), END.date() + timedelta(days=1)
+    with django_assert_num_queries(1):
+        read = figures.read_ledger(
+            department_id=company.it.pk,
+            side="provider",
+            stale_from=first,
+            stale_to=end,
+            by_assignee=True,
+        )
+    # The changed ticket's day (local), and no other: the build folded the rest.
+    assert read.stale == {changed.created_at.astimezone(SH).date()}
+    assert read.open_counts == figures.open_counts(department_id=company.it.pk, side="provider")
+    open_it = Ticket.objects.filter(provider_department=company.it, status__in=OPEN_STATUSES)
+    assert sum(read.open_counts.values()) == open_it.count()
+    live = Counter(open_it.values_list("assignee_id", flat=True))
+    assert read.open_by_assignee is not None
+    workload = [(row["assignee_id"], row["open_tickets"]) for row in read.open_by_assignee]
+    assert dict(workload) == dict(live) and len(workload) == len(live) > 1
+    assert [n for _assignee, n in workload] == sorted(live.values(), reverse=True)
+    # Outside the span asked, the change makes no day stale; the counts stay.
+    later = figures.read_ledger(
+        department_id=company.it.pk, side="provider", stale_from=end, stale_to=end + timedelta(7)
+    )
+    assert later.stale == set() and later.open_counts == read.open_counts
+
+
 def dashboard_queries(client: Client) -> int:
     with CaptureQueriesContext(connection) as captured, time_machine.travel(END, tick=False):
         assert client.get("/dashboard/?period=90d").status_code == 200
@@ -566,8 +653,9 @@ def test_dashboard_queries_do_not_grow_with_tickets_when_served_from_the_figures
     figures.fold_changes()
     many = dashboard_queries(client)
     assert few == many
-    # Per side: stale days, rows, fine counts, backlog, breaches; workload; whether built.
-    assert many <= 22 + 4
+    # Per side: the ledger (stale days, backlog, the provider's workload), day counts,
+    # histograms, fine counts, breaches; whether built; the feedback panels (3). Measured 17.
+    assert many <= 18
     # Stale days add one query per side (computed from their tickets), no more.
     act(END, services.transition_ticket, ticket=Ticket.objects.filter(
         provider_department=company.it, status="new").first(), actor=company.agent,
