@@ -5,7 +5,8 @@ a LIKE '%word%' from a sample. A word in many titles is found at once by reading
 own order and stopping at a page of matches; a word in few titles only by an index, which hands
 over every match to sort (1.5 s for a word in 100,000 titles). So `SearchPages` asks both ways:
 first among the newest `WINDOW` tickets of the list, in its order; when those hold less than a
-page of matches, through the titles' bigram index (migration 0009) and the reference's.
+page of matches, through the titles' bigram index (migration 0009) and the reference's if fewer
+than `CANDIDATES` tickets match, else by reading on in order (a word of many older tickets).
 """
 
 from typing import Any
@@ -17,8 +18,8 @@ from servicedesk.pagination import ordering_fields
 
 MAX_LENGTH = 100
 
-# Reading 2,000 tickets in order costs about 2 ms at 1M; a word rarer than one title in forty
-# there has fewer matches than that in the whole table for the index to hand over, in practice.
+# Reading 2,000 tickets in order costs about 2 ms at 1M: a word in one title in forty or more
+# fills a page of 50 from them.
 WINDOW = 2000
 # A word with more matches than this, none of them recent, is found by reading on in order.
 CANDIDATES = 5000
@@ -99,7 +100,7 @@ class SearchPages:
     def _recent(self) -> Q | None:
         """The first WINDOW tickets of the list in its order, as a condition on the first
         ordering field (ties at the edge come along: still a head of the list). None when
-        the list is shorter than that."""
+        the list is shorter than that, or has no order."""
         if not self.scope.query.order_by:
             return None
         field, descending = ordering_fields(self.scope.query.order_by)[0]
