@@ -38,29 +38,38 @@ def ordering_fields(ordering: Sequence[str | OrderBy]) -> list[tuple[str, bool]]
     return fields
 
 
-def after(model: type[Model], ordering: Sequence[str], position: Sequence[Any]) -> Q:
-    """The rows that come after `position` (a value per ordering key) in `ordering`.
-
-    The first key's bound comes apart from the rest, so that an index on it serves as a range:
-    `created_at <= v AND (created_at < v OR (created_at = v AND id < i))`."""
+def after(model: type[Model], ordering: Sequence[str], position: Sequence[Any]) -> list[Q]:
+    """The rows that come after `position` (a value per ordering key) in `ordering`, as
+    segments that follow one another in that order, each a range of an index on the keys:
+    `created_at <= v AND (created_at < v OR (created_at = v AND id < i))`. An empty first key
+    makes two: ascending, the rows from v on, then the empty ones (NULLs come last); descending
+    from an empty one, the empty ones left, then all the others (NULLs come first)."""
     keys = [
         (name, descending, value, model._meta.get_field(name).null)
         for (name, descending), value in zip(ordering_fields(ordering), position, strict=True)
     ]
-    later: Q | None = None  # None: no row
-    for name, descending, value, nullable in reversed(keys):
-        equal = Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+    rest: Q | None = None  # after position on the keys but the first; None: no row
+    for name, descending, value, nullable in reversed(keys[1:]):
         beyond = strictly_after(name, descending, value, nullable)
-        tied = equal & later if later is not None else None
-        later = beyond | tied if beyond is not None and tied is not None else beyond or tied
+        tied = _equal(name, value) & rest if rest is not None else None
+        rest = beyond | tied if beyond is not None and tied is not None else beyond or tied
     name, descending, value, nullable = keys[0]
+    tied_first = _equal(name, value) & rest if rest is not None else None
     if value is None:
-        bound = Q() if descending else Q(**{f"{name}__isnull": True})
-    else:
-        bound = Q(**{f"{name}__lte" if descending else f"{name}__gte": value})
-        if nullable and not descending:
-            bound |= Q(**{f"{name}__isnull": True})
-    return bound & later if later is not None else Q(pk__in=[])
+        segments = [tied_first] if tied_first is not None else []
+        if descending:
+            segments.append(Q(**{f"{name}__isnull": False}))
+        return segments
+    bound = Q(**{f"{name}__lte" if descending else f"{name}__gte": value})
+    beyond = Q(**{f"{name}__lt" if descending else f"{name}__gt": value})
+    segments = [bound & (beyond | tied_first) if tied_first is not None else beyond]
+    if nullable and not descending:
+        segments.append(Q(**{f"{name}__isnull": True}))
+    return segments
+
+
+def _equal(name: str, value: Any) -> Q:
+    return Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
 
 
 def strictly_after(name: str, descending: bool, value: Any, nullable: bool) -> Q | None:
@@ -99,11 +108,16 @@ class KeysetCursorPagination(CursorPagination):
         current = self.cursor.position if self.cursor else None
         ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
         queryset = queryset.order_by(*(order_expression(key) for key in ordering))
-        if current is not None:
-            queryset = queryset.filter(
-                after(queryset.model, ordering, self._decode_position(queryset.model, current))
-            )
-        results = list(queryset[: self.page_size + 1])
+        if current is None:
+            results = list(queryset[: self.page_size + 1])
+        else:
+            position = self._decode_position(queryset.model, current)
+            results = []
+            for segment in after(queryset.model, ordering, position):
+                wanted = self.page_size + 1 - len(results)
+                if wanted <= 0:
+                    break
+                results += list(queryset.filter(segment)[:wanted])
         self.page = results[: self.page_size]
         following = None
         if len(results) > len(self.page):
