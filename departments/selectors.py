@@ -65,10 +65,6 @@ def active_departments() -> QuerySet[Department]:
     return Department.objects.filter(is_active=True).select_related("parent")
 
 
-def department_members(department: Department) -> QuerySet[Membership]:
-    return department.memberships.select_related("user").order_by("role", "user__username")
-
-
 PROVIDER_ROLES = (Membership.Role.AGENT, Membership.Role.HEAD)
 
 
