@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import F, Field, Model, Q, QuerySet
+from django.db.models import F, Field, Q, QuerySet
 from django.db.models.expressions import OrderBy
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination, PageNumberPagination, _reverse_ordering
@@ -38,14 +38,22 @@ def ordering_fields(ordering: Sequence[str | OrderBy]) -> list[tuple[str, bool]]
     return fields
 
 
-def after(model: type[Model], ordering: Sequence[str], position: Sequence[Any]) -> list[Q]:
+def key_field(queryset: QuerySet, name: str) -> Field:
+    """The field of an ordering key: the model's, or an annotation's (tickets.ranks)."""
+    annotation = queryset.query.annotations.get(name)
+    if annotation is not None:
+        return annotation.output_field
+    return queryset.model._meta.get_field(name)
+
+
+def after(queryset: QuerySet, ordering: Sequence[str], position: Sequence[Any]) -> list[Q]:
     """The rows that come after `position` (a value per ordering key) in `ordering`, as
     segments that follow one another in that order, each a range of an index on the keys:
     `created_at <= v AND (created_at < v OR (created_at = v AND id < i))`. An empty first key
     makes two: ascending, the rows from v on, then the empty ones (NULLs come last); descending
     from an empty one, the empty ones left, then all the others (NULLs come first)."""
     keys = [
-        (name, descending, value, model._meta.get_field(name).null)
+        (name, descending, value, key_field(queryset, name).null)
         for (name, descending), value in zip(ordering_fields(ordering), position, strict=True)
     ]
     rest: Q | None = None  # after position on the keys but the first; None: no row
@@ -111,9 +119,9 @@ class KeysetCursorPagination(CursorPagination):
         if current is None:
             results = list(queryset[: self.page_size + 1])
         else:
-            position = self._decode_position(queryset.model, current)
+            position = self._decode_position(queryset, current)
             results = []
-            for segment in after(queryset.model, ordering, position):
+            for segment in after(queryset, ordering, position):
                 wanted = self.page_size + 1 - len(results)
                 if wanted <= 0:
                     break
@@ -140,13 +148,13 @@ class KeysetCursorPagination(CursorPagination):
         ]
         return json.dumps(values, default=cursor_value, separators=(",", ":"))
 
-    def _decode_position(self, model: type[Model], position: str) -> list[Any]:
+    def _decode_position(self, queryset: QuerySet, position: str) -> list[Any]:
         """The cursor's values as the ordering fields' Python values; a cursor that was not
         ours (edited, or from before this format) is DRF's "Invalid cursor", a 404."""
         try:
             values = json.loads(position)
             fields: list[Field] = [
-                model._meta.get_field(name) for name, _descending in ordering_fields(self.ordering)
+                key_field(queryset, name) for name, _descending in ordering_fields(self.ordering)
             ]
             if not isinstance(values, list) or len(values) != len(fields):
                 raise ValueError(position)

@@ -41,13 +41,16 @@ def _empty_task_queue():
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database is built from the models (--no-migrations); the title search's SQL
-    function and index (tickets 0009) are no model's, so that migration's step runs here."""
+    """The test database is built from the models (--no-migrations); the SQL functions and
+    indexes of the title search (tickets 0009) and rank ordering (0011) are no model's, so
+    those migrations' steps run here."""
     from django.db import connection
 
     title_search = importlib.import_module("tickets.migrations.0009_title_search")
+    rank_ordering = importlib.import_module("tickets.migrations.0011_rank_ordering")
     with django_db_blocker.unblock(), connection.schema_editor() as editor:
         title_search.create_bigram_index(None, editor)
+        rank_ordering.create_rank_indexes(None, editor)
 
 
 @dataclass

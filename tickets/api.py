@@ -23,7 +23,7 @@ from servicedesk.pagination import (
 from slas.clocks import loaded_contexts, promise_for
 
 from . import search, selectors, services
-from .filters import TicketFilter, TicketFilterBackend
+from .filters import TicketFilter, TicketFilterBackend, TicketOrderingFilter
 from .models import Service, Ticket
 from .search import search_term
 from .serializers import (
@@ -103,7 +103,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = TicketSerializer
     pagination_class = TicketCursorPagination
     filterset_class = TicketFilter
-    filter_backends = [TicketFilterBackend, filters.OrderingFilter]
+    filter_backends = [TicketFilterBackend, TicketOrderingFilter]
     ordering_fields = [
         "created_at",
         "updated_at",

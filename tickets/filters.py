@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import translation
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -15,6 +16,7 @@ from departments.models import Department
 from departments.selectors import provider_department_ids
 
 from .models import Priority, Status, Ticket
+from .ranks import RANKED, Rank, rank_name
 from .search import matching, search_term
 
 
@@ -137,3 +139,28 @@ class TicketFilterBackend(DjangoFilterBackend):
             kwargs["data"] = kwargs["data"].copy()
             kwargs["data"].pop("search", None)
         return kwargs
+
+
+class TicketOrderingFilter(OrderingFilter):
+    """`?ordering=` as DRF's, except that priority and status order by rank (tickets.ranks):
+    `priority` most urgent first, `status` in the workflow's order, `-` the reverse. The
+    cursor pagination asks it for the ordering too, so cursors hold ranks."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view: APIView) -> list[str]:
+        ordering = super().get_ordering(request, queryset, view) or []
+        ranked = []
+        for term in ordering:
+            column = term.lstrip("-")
+            ranked.append(term.replace(column, rank_name(column)) if column in RANKED else term)
+        return ranked
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: APIView) -> QuerySet:
+        ordering = self.get_ordering(request, queryset, view)
+        ranks = {
+            rank_name(column): Rank(column)
+            for column in RANKED
+            if any(term.lstrip("-") == rank_name(column) for term in ordering)
+        }
+        if ranks:
+            queryset = queryset.annotate(**ranks)
+        return queryset.order_by(*ordering) if ordering else queryset

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import BooleanField, F, Func, Q, QuerySet, Value
 
-from servicedesk.pagination import ordering_fields
+from servicedesk.pagination import key_field, ordering_fields
 
 MAX_LENGTH = 100
 
@@ -66,12 +66,16 @@ def index_condition(term: str) -> Q:
 
 class SearchPages:
     """The matches of `term` in a ticket list, as much of a QuerySet as CursorPagination uses
-    (order_by, filter, a slice). `scope` is the list without its search."""
+    (order_by, filter, a slice, its query). `scope` is the list without its search."""
 
     def __init__(self, scope: QuerySet, term: str) -> None:
         self.scope = scope
         self.model = scope.model
         self.term = term
+
+    @property
+    def query(self) -> Any:  # the ordering keys' fields (servicedesk.pagination.key_field)
+        return self.scope.query
 
     def order_by(self, *fields: str) -> "SearchPages":
         return SearchPages(self.scope.order_by(*fields), self.term)
@@ -112,6 +116,6 @@ class SearchPages:
         if edge[0] is None:
             return nulls_first if nulls_first is not None else Q()
         recent = Q(**{f"{field}__gte" if descending else f"{field}__lte": edge[0]})
-        if nulls_first is not None and self.scope.model._meta.get_field(field).null:
+        if nulls_first is not None and key_field(self.scope, field).null:
             recent |= nulls_first
         return recent

@@ -1,14 +1,14 @@
 """The ticket list's cursor pages, in every documented ordering: following `next` to the end, or
 `previous` back to the start, shows every visible ticket exactly once, in the list's order.
 
-Empty due times sort last ascending and first descending (as PostgreSQL does); ties go by id
-in the order's direction. DRF's own cursor lost tickets on an empty due time (a 500) and on more
+Empty due times sort last ascending and first descending (as PostgreSQL does); priority goes
+most urgent first and status in the workflow's order (not alphabetically); ties go by id in the
+order's direction. DRF's own cursor lost tickets on an empty due time (a 500) and on more
 than 1,000 tickets sharing a priority.
 """
 
 import base64
 from datetime import timedelta
-from operator import itemgetter
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -18,12 +18,26 @@ from django.utils import timezone
 
 from tests.factories import UserFactory
 from tickets import services
-from tickets.models import Priority, Ticket
+from tickets.models import Priority, Status, Ticket
 
 pytestmark = pytest.mark.django_db
 
 TICKETS = "/api/v1/tickets/"
 PRIORITIES = [Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT]
+STATUSES = [Status.WAITING, Status.NEW, Status.RESOLVED, Status.ASSIGNED, Status.IN_PROGRESS]
+# What ?ordering=priority and ?ordering=status mean: most urgent first; the workflow's order.
+BY_RANK = {
+    "priority": ["urgent", "high", "normal", "low"].index,
+    "status": [
+        "new",
+        "assigned",
+        "in_progress",
+        "waiting",
+        "resolved",
+        "closed",
+        "cancelled",
+    ].index,
+}
 
 
 @pytest.fixture
@@ -38,11 +52,12 @@ def tickets(company) -> list[Ticket]:
             form_data={"model": "14寸"},
         )
         # Ties on every field but id: two tickets per creation instant, due times repeating
-        # with gaps, four priorities.
+        # with gaps, four priorities, five statuses.
         Ticket.objects.filter(pk=ticket.pk).update(
             created_at=start + timedelta(hours=number // 2),
             resolution_due_at=start + timedelta(days=number % 3) if number % 4 else None,
             priority=PRIORITIES[number % 4],
+            status=STATUSES[number % 5],
         )
         filed.append(ticket)
     return filed
@@ -57,7 +72,7 @@ def expected_order(ordering: list[str]) -> list[int]:
         name, descending = key.lstrip("-"), key.startswith("-")
         present = sorted(
             (row for row in rows if row[name] is not None),
-            key=itemgetter(name),
+            key=lambda row, name=name: BY_RANK[name](row[name]) if name in BY_RANK else row[name],
             reverse=descending,
         )
         empty = [row for row in rows if row[name] is None]
@@ -86,6 +101,8 @@ ORDERINGS = [
     ["priority"],
     ["-priority"],
     ["priority", "-resolution_due_at"],
+    ["status"],
+    ["-status", "created_at"],
     ["-updated_at"],
 ]
 
@@ -160,6 +177,9 @@ def test_a_cursor_that_is_not_ours_is_a_404_not_an_error(company, api, tickets, 
         ("-resolution_due_at", "ticket_resolution_due_idx"),
         ("response_due_at", "ticket_response_due_idx"),
         ("-updated_at", "ticket_updated_idx"),
+        ("priority", "ticket_priority_rank_idx"),
+        ("-priority", "ticket_priority_rank_idx"),
+        ("status", "ticket_status_rank_idx"),
     ],
 )
 def test_a_page_in_each_indexed_order_is_read_off_its_index_without_sorting(
