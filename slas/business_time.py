@@ -278,6 +278,7 @@ def _cumulative_days(cal: WorkCalendar) -> _CumulativeDays:
 
 
 _EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
 # Beyond this many days the axis is not built: such instants take the walk/day-sum path.
 _AXIS_MAX_DAYS = 25 * 366
 
@@ -310,7 +311,10 @@ class BusinessAxis:
         else:
             since = _micros(_to_utc_naive(start, "start"))
             self._last_start = (start, since)
-        until = _micros(_to_utc_naive(end, "end"))
+        if isinstance(end, datetime) and end.tzinfo is UTC:  # as the database hands times over
+            until = (end - _EPOCH_UTC) // _MICROSECOND
+        else:
+            until = _micros(_to_utc_naive(end, "end"))
         low, high = (since, until) if since <= until else (until, since)
         state = self.state
         if state is None or low < state[0] or high > state[1]:

@@ -667,6 +667,9 @@ def test_law_the_axis_measures_exactly_what_business_seconds_between_does(
         due = start + offset
         assert axis.seconds_between(start, due) == business_seconds_between(cal, start, due)
         assert axis.seconds_between(due, start) == business_seconds_between(cal, due, start)
+        # Rows come from the database in UTC; the same instant in the calendar's zone too.
+        local_due = due.astimezone(ZoneInfo(zone))
+        assert axis.seconds_between(start, local_due) == axis.seconds_between(start, due)
 
 
 def test_the_axis_refuses_naive_times_like_the_function_it_replaces():
