@@ -222,6 +222,13 @@ class Ticket(models.Model):
             models.Index(fields=["response_due_at", "id"], name="ticket_response_due_idx"),
             models.Index(fields=["resolution_due_at", "id"], name="ticket_resolution_due_idx"),
             models.Index(fields=["updated_at", "id"], name="ticket_updated_idx"),
+            # A provider's tickets filed on given days: the SLA figures of a day that changed since
+            # the last fold (today, on a busy desk) are counted from them. Without it PostgreSQL
+            # AND-ed the days with all of the department's tickets: 40 ms at 1M (slas.figures).
+            models.Index(
+                fields=["provider_department", "-created_at", "-id"],
+                name="ticket_provider_created_idx",
+            ),
             # `?search=` a reference, whatever its case. On PostgreSQL the title's search has a
             # GIN index of character pairs too, made by migration 0009 (tickets/search.py).
             models.Index(Upper("reference"), name="ticket_reference_upper_idx"),
