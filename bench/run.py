@@ -64,6 +64,7 @@ MEASUREMENTS = (
     ("page_queue", "read"),
     ("page_ticket", "read"),
     ("page_dashboard", "read"),
+    ("page_dashboard_live", "read"),
     ("api_file", "write"),
     ("api_transition", "write"),
 )
@@ -442,10 +443,14 @@ def measure_one(args: argparse.Namespace) -> int:
             "page_queue": ("/queue/", agent_page),
             "page_ticket": (f"/tickets/{sample['reference']}/", agent_page),
             "page_dashboard": (f"/dashboard/?department={it}&period=90d", head_page),
+            # The same between two of beat's folds on a busy desk: today changed since the last.
+            "page_dashboard_live": (f"/dashboard/?department={it}&period=90d", head_page),
         }
         for name, (path, headers) in reads.items():
             if not on(name):
                 continue
+            if name == "page_dashboard_live":
+                change_today(who)
 
             def get(_index: int, path: str = path, headers: dict = headers) -> None:
                 status, body = client.request("GET", path, headers)
@@ -473,6 +478,20 @@ def measure_one(args: argparse.Namespace) -> int:
     flush_broker(args.redis_url)
     args.one_output.write_text(json.dumps(results, default=str))
     return 0
+
+
+def change_today(who: dict) -> None:
+    """A ticket of IT filed now and not folded: its day (today) is counted from its tickets on
+    every dashboard read, as it is in production until beat's next fold."""
+    from tickets.models import Service
+    from tickets.services import file_ticket
+
+    file_ticket(
+        requester=who["requester"],
+        service=Service.objects.get(pk=who["service"]),
+        title="基准：未合并的变更",
+        priority="normal",
+    )
 
 
 def run_levels(name: str, call: Callable[[int], None], args: argparse.Namespace) -> dict:
@@ -764,6 +783,7 @@ def raw_sql(
         ]
         + [WORKLOAD],
     }
+    queries["page_dashboard_live"] = queries["page_dashboard"]
     if deep_last:
         queries["api_list_deep"] = [
             TICKET_ROW
@@ -1095,7 +1115,8 @@ def targets(
         check(f"{name} p50 ≤ 3F at {largest}", x_floor(name), 3)
     for name in ("page_ticket", "page_queue"):
         check(f"{name} p50 ≤ 5F at {largest}", x_floor(name), 5)
-    check(f"page_dashboard p50 ≤ 20F at {largest}", x_floor("page_dashboard"), 20)
+    for name in ("page_dashboard", "page_dashboard_live"):
+        check(f"{name} p50 ≤ 20F at {largest}", x_floor(name), 20)
     check(f"api_file p50 ≤ 5F at {largest}", x_floor("api_file"), 5)
     file_c8 = results[largest]["http"].get("api_file", {}).get("c8")
     if file_c8:
