@@ -503,17 +503,33 @@ def due_steps(
     policy: SlaPolicy,
     cal: WorkCalendar,
     fired: Iterable[tuple[str, str]],
+    until: datetime | None = None,
 ) -> list[tuple[str, Step, datetime]]:
-    """Every (clock, step, instant) of the running clocks not fired yet, in time order."""
+    """Every (clock, step, instant) of the running clocks not fired yet, in time order.
+
+    `until`: only the steps up to that instant and, of each clock, the first one after it (what
+    the sweep fires, and when it must look again). A clock's steps come due in percent order,
+    so its later ones are not worked out.
+    """
     done = set(fired)
     pending = []
+    points = steps(policy)
     for clock in running_clocks(ticket):
-        for step in steps(policy):
+        # Steps at the same percent (the breach and a 100 % ladder level) share one instant:
+        # the calendar walk is the sweep's main cost per ticket.
+        instants: dict[int, datetime | None] = {}
+        for step in points:
             if (clock, step.key) in done:
                 continue
-            instant = step_instant(ticket, cal, policy, clock, step.at_percent)
+            if step.at_percent not in instants:
+                instants[step.at_percent] = step_instant(
+                    ticket, cal, policy, clock, step.at_percent
+                )
+            instant = instants[step.at_percent]
             if instant is not None:
                 pending.append((clock, step, instant))
+                if until is not None and instant > until:
+                    break
     return sorted(pending, key=lambda item: item[2])
 
 

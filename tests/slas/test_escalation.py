@@ -10,6 +10,7 @@ worked (调休). The policy ("normal" priority): respond within 60 business minu
 of the parent department at 150 %.
 """
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,9 +19,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 
 from departments.models import Membership
-from slas import escalation
+from slas import clocks, escalation
 from slas.models import Escalation
 from tickets import services
 from tickets.models import Notification, Status, Ticket, TicketEvent
@@ -317,6 +319,131 @@ def test_sweep_enqueues_one_delivery_per_new_escalation_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         assert sweep(sh(2025, 9, 30, 17, 0), enqueue=enqueued.append) == 0
     assert len(enqueued) == 3
+
+
+def test_one_sweep_writes_each_tickets_own_next_check_flags_and_update_time(
+    company, ladder_policy, parent_head, file_ticket_at
+):
+    # Filed Fri 19 Sep 16:00: respond by 17:00 (warning 16:45, head above at 90 min → 17:30);
+    # resolution warning at 6 h → Fri 16–18 (2 h) and Mon 22 Sep 09–12 (3 h), 13–14 → 14:00.
+    overdue = file_ticket_at(sh(2025, 9, 19, 16, 0), title="打印机卡纸")
+    # Filed Mon 22 Sep 09:00: response warning at 09:45, breach at 10:00.
+    warned = file_ticket_at(sh(2025, 9, 22, 9, 0), title="显示器坏了")
+    # Filed 09:30 (warning at 10:15) but checked early: nothing to fire, the check moves on.
+    early = file_ticket_at(sh(2025, 9, 22, 9, 30), title="鼠标失灵")
+    Ticket.objects.filter(pk=early.pk).update(next_sla_check_at=sh(2025, 9, 22, 9, 40))
+    # Filed 09:35, its policy since taken away: no clock left to check.
+    unbound = file_ticket_at(sh(2025, 9, 22, 9, 35), title="耳机没声音")
+    Ticket.objects.filter(pk=unbound.pk).update(
+        sla_policy=None, next_sla_check_at=sh(2025, 9, 22, 9, 40)
+    )
+
+    assert sweep(sh(2025, 9, 22, 9, 50)) == 5
+
+    written = {
+        ticket.pk: (
+            ticket.next_sla_check_at,
+            ticket.response_breached,
+            ticket.resolution_breached,
+            ticket.updated_at,
+        )
+        for ticket in Ticket.objects.all()
+    }
+    assert written == {
+        overdue.pk: (sh(2025, 9, 22, 14, 0), True, False, sh(2025, 9, 22, 9, 50)),
+        warned.pk: (sh(2025, 9, 22, 10, 0), False, False, sh(2025, 9, 22, 9, 50)),
+        early.pk: (sh(2025, 9, 22, 10, 15), False, False, sh(2025, 9, 22, 9, 30)),
+        unbound.pk: (None, False, False, sh(2025, 9, 22, 9, 35)),
+    }
+    assert fired_steps(overdue) == [
+        ("response", "warning", sh(2025, 9, 19, 16, 45)),
+        ("response", "breach", sh(2025, 9, 19, 17, 0)),
+        ("response", HEAD_STEP, sh(2025, 9, 19, 17, 0)),
+        ("response", PARENT_STEP, sh(2025, 9, 19, 17, 30)),
+    ]
+    assert fired_steps(warned) == [("response", "warning", sh(2025, 9, 22, 9, 45))]
+    assert fired_steps(early) == fired_steps(unbound) == []
+
+
+def test_due_steps_until_an_instant_stop_each_clock_at_its_first_step_after_it(
+    company, ladder_policy, file_ticket_at
+):
+    # Filed Tue 30 Sep 16:00 (the instants of the first test): response warning 16:45, breach
+    # and head 17:00, head above 17:30; resolution warning 9 Oct 14:00, breach and head 16:00,
+    # head above 10 Oct 11:00.
+    ticket = file_ticket_at(sh(2025, 9, 30, 16, 0))
+    context = clocks.ClockContext.of(ticket)
+    assert context.policy is not None and context.cal is not None
+
+    def due(until: datetime | None) -> list[tuple[str, str, datetime]]:
+        steps = clocks.due_steps(
+            ticket, policy=context.policy, cal=context.cal, fired=(), until=until
+        )
+        return [(clock, step.key, instant) for clock, step, instant in steps]
+
+    every_step = [
+        ("response", "warning", sh(2025, 9, 30, 16, 45)),
+        ("response", "breach", sh(2025, 9, 30, 17, 0)),
+        ("response", HEAD_STEP, sh(2025, 9, 30, 17, 0)),
+        ("response", PARENT_STEP, sh(2025, 9, 30, 17, 30)),
+        ("resolution", "warning", sh(2025, 10, 9, 14, 0)),
+        ("resolution", "breach", sh(2025, 10, 9, 16, 0)),
+        ("resolution", HEAD_STEP, sh(2025, 10, 9, 16, 0)),
+        ("resolution", PARENT_STEP, sh(2025, 10, 10, 11, 0)),
+    ]
+    assert due(None) == every_step
+    assert due(sh(2025, 9, 30, 17, 0)) == every_step[:5]
+    assert due(sh(2025, 9, 30, 16, 0)) == [every_step[0], every_step[4]]
+    assert due(sh(2025, 10, 9, 16, 0)) == every_step
+
+
+def test_sweep_statements_stay_the_same_for_2_or_8_due_tickets(
+    company, ladder_policy, file_ticket_at
+):
+    # Filed 09:00 to 09:09: response warnings at 09:45 to 09:54, the first breach at 10:00.
+    for minute in range(10):
+        file_ticket_at(sh(2025, 9, 22, 9, minute))
+    two: list[str] = []
+    eight: list[str] = []
+
+    def statements(into: list[str]) -> Callable[..., Any]:
+        def record(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+            if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+                # As sent, with its placeholders; the page's ids listed in IN (...) aside.
+                into.append(re.sub(r"IN \((%s, )*%s\)", "IN (...)", sql))
+            return execute(sql, *args)
+
+        return record
+
+    with connection.execute_wrapper(statements(two)):
+        assert sweep(sh(2025, 9, 22, 9, 46)) == 2
+    with connection.execute_wrapper(statements(eight)):
+        assert sweep(sh(2025, 9, 22, 9, 54)) == 8
+    # One page: the same few statements, each as long whatever the number of tickets.
+    assert eight == two
+    # The page, the tickets locked, their fired steps, the policy and its calendar, the steps,
+    # the events, the tickets' new values, the next page (none).
+    assert len(eight) <= 9
+
+
+def test_a_ticket_that_fails_is_pushed_back_and_the_rest_of_its_page_still_fires(
+    company, ladder_policy, file_ticket_at
+):
+    first = file_ticket_at(sh(2025, 9, 22, 9, 0))  # response warning at 09:45
+    broken = file_ticket_at(sh(2025, 9, 22, 9, 1))  # 09:46
+    last = file_ticket_at(sh(2025, 9, 22, 9, 2))  # 09:47
+    # Corrupt data: no due time can be worked out from a paused time that is not a number.
+    Ticket.objects.filter(pk=broken.pk).update(resolution_paused_seconds=float("nan"))
+
+    assert sweep(sh(2025, 9, 22, 9, 50)) == 2
+
+    assert fired_steps(first) == [("response", "warning", sh(2025, 9, 22, 9, 45))]
+    assert fired_steps(last) == [("response", "warning", sh(2025, 9, 22, 9, 47))]
+    assert fired_steps(broken) == []
+    assert next_check(broken) == sh(2025, 9, 22, 9, 50) + escalation.RETRY_DELAY
+    assert next_check(first) == sh(2025, 9, 22, 10, 0)
+    events = TicketEvent.objects.filter(kind__in=SLA_EVENT_KINDS)
+    assert sorted(events.values_list("ticket_id", flat=True)) == [first.pk, last.pk]
 
 
 # -- Delivery ----------------------------------------------------------------------------------
