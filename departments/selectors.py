@@ -1,6 +1,12 @@
 """Read queries about who holds which role where."""
 
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any
+
 from django.db.models import QuerySet
+
+from servicedesk.statements import Statement, slot
 
 from .models import Department, Membership, User
 
@@ -22,32 +28,46 @@ def headed_department_ids(user: User) -> frozenset[int]:
     return cached
 
 
+def _provider_memberships(user: Any) -> QuerySet[Membership]:
+    """The memberships that give `user` (a user, or a reference to one) the provider side: agent
+    or head of an active department."""
+    return Membership.objects.filter(
+        user=user, role__in=PROVIDER_ROLES, department__is_active=True
+    ).order_by()
+
+
 def _load_roles(user: User) -> None:
     provider: set[int] = set()
     headed: set[int] = set()
     companions: dict[str, int] = {}
     if user.is_authenticated:
-        rows = (
-            Membership.objects.filter(
-                user=user,
-                role__in=(Membership.Role.AGENT, Membership.Role.HEAD),
-                department__is_active=True,
-            )
-            .order_by()
-            .values_list("department_id", "role")
-        )
         # A page's header also shows small per-user figures (servicedesk.auth): they come in
         # the same round trip, as (value, tag) rows whose tag is no role.
         companion_rows = getattr(user, "roles_companion_rows", None)
-        if companion_rows is not None:
-            rows = rows.union(companion_rows(user), all=True)
-        for value, tag in rows:
+        for value, tag in _roles_statement(companion_rows).rows(user_id=user.pk):
             if tag not in PROVIDER_ROLES:
                 companions[tag] = value
                 continue
             provider.add(value)
             if tag == Membership.Role.HEAD:
                 headed.add(value)
+    _remember_roles(user, provider, headed, companions)
+
+
+@cache
+def _roles_statement(companion_rows: Callable[[Any], QuerySet] | None) -> Statement:
+    """The roles query (with a page's companion rows), compiled once per process: building
+    the union took a millisecond of every page (issue #6)."""
+    user_id = slot(0)
+    rows = _provider_memberships(user_id).values_list("department_id", "role")
+    if companion_rows is not None:
+        rows = rows.union(companion_rows(user_id), all=True)
+    return Statement(rows, user_id=user_id)
+
+
+def _remember_roles(
+    user: User, provider: Iterable[int], headed: Iterable[int], companions: dict[str, int]
+) -> None:
     user._provider_department_ids = frozenset(provider)  # type: ignore[attr-defined]
     user._headed_department_ids = frozenset(headed)  # type: ignore[attr-defined]
     user.roles_companions = companions  # type: ignore[attr-defined]

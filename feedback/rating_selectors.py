@@ -1,15 +1,19 @@
 """Read queries for ticket ratings and kudos: dashboard aggregates (one SQL aggregate each,
 whatever the number of rows) and who may see which kudos."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
 from departments.models import User
 from departments.selectors import headed_department_ids
+from servicedesk.statements import Statement, slot
 from tickets.models import Comment, Ticket, TicketEvent
+from tickets.selectors import PersonNames, named_people
 
 from .models import Kudos, Moment, TicketRating
 
@@ -163,13 +167,54 @@ def visible_kudos(user: User) -> QuerySet[Kudos]:
     if not user.is_authenticated:
         return Kudos.objects.none()
     kudos = Kudos.objects.select_related("ticket", "agent", "giver", "department")
-    if user.is_staff:
+    return _visible_kudos(kudos, user.pk, user.is_staff, headed_department_ids(user))
+
+
+def _visible_kudos(
+    kudos: QuerySet[Kudos], user_id: int, is_staff: bool, headed: Iterable[int]
+) -> QuerySet[Kudos]:
+    if is_staff:
         return kudos
-    condition = Q(giver_id=user.pk) | Q(agent_id=user.pk)
-    headed = headed_department_ids(user)
+    condition = Q(giver_id=user_id) | Q(agent_id=user_id)
     if headed:
         condition |= Q(department_id__in=headed)
     return kudos.filter(condition)
+
+
+def ticket_kudos_rows(user: User, ticket: Ticket) -> list[dict[str, Any]]:
+    """The `visible_kudos` of a ticket as the ticket page lists them, oldest first: id,
+    agent_id, giver_id, message, created_at and the names of `agent` and `giver` (`str(user)`).
+    From a statement compiled once per process and viewer shape (servicedesk.statements): the
+    queryset's building cost twice its read (issue #6)."""
+    if not user.is_authenticated:
+        return []
+    headed = sorted(headed_department_ids(user))
+    statement = _ticket_kudos_statement(user.is_staff, len(headed))
+    values = {"ticket_id": ticket.pk, "user_id": user.pk}
+    values.update((f"headed_{i}", department_id) for i, department_id in enumerate(headed))
+    return named_people(statement.dicts(**values), "agent", "giver")
+
+
+@cache
+def _ticket_kudos_statement(is_staff: bool, headed_count: int) -> Statement:
+    ticket_id, user_id = slot(0), slot(1)
+    headed = {f"headed_{i}": slot(2 + i) for i in range(headed_count)}
+    kudos = _visible_kudos(
+        Kudos.objects.filter(ticket_id=ticket_id), user_id, is_staff, list(headed.values())
+    )
+    rows = kudos.order_by("id").values(
+        "id",
+        "agent_id",
+        "giver_id",
+        "message",
+        "created_at",
+        agent_names=PersonNames("agent_id"),
+        giver_names=PersonNames("giver_id"),
+    )
+    slots = {"ticket_id": ticket_id, **headed}
+    if not is_staff:
+        slots["user_id"] = user_id
+    return Statement(rows, **slots)
 
 
 def kudos_candidates(ticket: Ticket) -> QuerySet[User]:
@@ -195,4 +240,13 @@ def kudos_candidates(ticket: Ticket) -> QuerySet[User]:
 
 
 def ticket_rating(ticket: Ticket) -> TicketRating | None:
-    return TicketRating.objects.filter(ticket_id=ticket.pk).first()
+    ratings = _ticket_rating_statement().instances(ticket_id=ticket.pk)
+    return ratings[0] if ratings else None
+
+
+@cache
+def _ticket_rating_statement() -> Statement:
+    # Compiled once per process (servicedesk.statements): every ticket page reads it.
+    ticket_id = slot(0)
+    rating = TicketRating.objects.filter(ticket_id=ticket_id).order_by("pk")[:1]
+    return Statement(rating, ticket_id=ticket_id)

@@ -148,18 +148,11 @@ def kudos_panel(
 ) -> dict[str, Any]:
     """Thank-the-agent buttons for the requester and the kudos given on this ticket
     (two queries for the requester, one for anyone else)."""
-    # The panel names giver and agent only: no join to the ticket and department rows.
-    given = list(
-        rating_selectors.visible_kudos(user)
-        .filter(ticket_id=ticket.pk)
-        .select_related(None)
-        .select_related("agent", "giver")
-        .order_by("id")
-    )
+    given = rating_selectors.ticket_kudos_rows(user, ticket)
     candidates: list[dict[str, Any]] = []
     requester = ticket.requester_id == user.pk
     if requester and ticket.status in (Status.RESOLVED, Status.CLOSED):
-        mine = {k.agent_id for k in given if k.giver_id == user.pk}
+        mine = {k["agent_id"] for k in given if k["giver_id"] == user.pk}
         candidates = [
             {"agent": agent, "thanked": agent.pk in mine}
             for agent in rating_selectors.kudos_candidates(ticket)

@@ -4,6 +4,7 @@ Reads go through `tickets.selectors`, writes through `tickets.services`; the sta
 decides which transition buttons a page shows.
 """
 
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from departments.models import Department, User, person_name
 from departments.selectors import department_staff
 from feedback.rating_views import ticket_panels
 from servicedesk.errors import DomainError, InvalidInput
+from servicedesk.statements import Statement, slot
 from slas.clocks import promise_for, remaining_minutes
 
 from . import selectors, services, workflow
@@ -208,12 +210,11 @@ def _visible_ticket(request: HttpRequest, reference: str) -> Ticket:
 
 
 def _ticket_to_show(request: HttpRequest, reference: str) -> Ticket:
-    """The visible ticket with what its page shows; the page never shows the requester's
-    department, and PostgreSQL plans a five-join select twice as long as this four-join one."""
-    tickets = selectors.visible_tickets(request.user).select_related(
-        "service", "provider_department", "requester", "assignee"
-    )
-    return get_object_or_404(tickets, reference=reference)
+    """The visible ticket with what its page shows (`selectors.ticket_to_show`), else 404."""
+    ticket = selectors.ticket_to_show(request.user, reference)
+    if ticket is None:
+        raise Http404
+    return ticket
 
 
 @login_required
@@ -257,10 +258,10 @@ def _render_ticket(
             "ticket": ticket,
             "clocks": _clocks(ticket),
             "answers": _labelled_answers(ticket),
-            # The page lists the files on their own: no per-comment attachments to prefetch.
-            "comments": selectors.ticket_comments(user, ticket).prefetch_related(None)[:500],
-            "events": _timeline(selectors.ticket_events(user, ticket)[:500]),
-            "attachments": selectors.ticket_attachments(user, ticket)[:200],
+            # The page lists the files on their own, not under their comments.
+            "comments": selectors.ticket_page_comments(user, ticket, limit=500),
+            "events": _timeline(selectors.ticket_page_events(user, ticket, limit=500)),
+            "attachments": selectors.ticket_page_attachments(user, ticket, limit=200),
             "provider_side": provider_side,
             "transitions": _transition_actions(ticket, roles),
             "agents": agents,
@@ -289,15 +290,21 @@ def _labelled_answers(ticket: Ticket) -> list[tuple[str, Any]]:
 def _provider_agents(ticket: Ticket) -> list[tuple[int, str]]:
     """The provider department's active agents and heads (`department_staff`) as (id, str(user))
     choices, heads and agents each by username."""
-    staff = department_staff(ticket.provider_department_id).order_by(
-        "memberships__role", "username"
-    )
-    # Only what a choice shows: no user objects with every column to build.
-    people = staff.values_list("id", "first_name", "last_name", "username")
+    people = _provider_agents_statement().rows(department_id=ticket.provider_department_id)
     return [
         (user_id, person_name(first_name, last_name, username))
         for user_id, first_name, last_name, username in people
     ]
+
+
+@cache
+def _provider_agents_statement() -> Statement:
+    # Compiled once per process (servicedesk.statements): building the join cost more than
+    # reading it. Only what a choice shows: no user objects with every column to build.
+    department_id = slot(0)
+    staff = department_staff(department_id).order_by("memberships__role", "username")
+    people = staff.values_list("id", "first_name", "last_name", "username")
+    return Statement(people, department_id=department_id)
 
 
 def _transition_actions(ticket: Ticket, roles: frozenset[str]) -> list[dict[str, Any]]:
@@ -317,25 +324,25 @@ STATUS_EVENT_KINDS = {TicketEvent.Kind.STATUS_CHANGED, TicketEvent.Kind.CREATED}
 PRIORITY_EVENT_KINDS = {TicketEvent.Kind.PRIORITY_CHANGED}
 
 
-def _timeline(events: QuerySet[TicketEvent]) -> list[TicketEvent]:
-    """Events with their kind and status/priority codes shown as the translated labels
+def _timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event rows with their kind and status/priority codes shown as the translated labels
     (one dict lookup each: `get_FOO_display` hashes the field's choices at every call)."""
     labels = {**dict(Status.choices)}
     priorities = {**dict(Ticket._meta.get_field("priority").choices)}
     kinds = dict(TicketEvent.Kind.choices)
-    rows = list(events)
-    for event in rows:
-        event.kind_display = kinds.get(event.kind, event.kind)
+    for event in events:
+        kind = event["kind"]
+        event["kind_display"] = kinds.get(kind, kind)
         table = (
             labels
-            if event.kind in STATUS_EVENT_KINDS
+            if kind in STATUS_EVENT_KINDS
             else priorities
-            if event.kind in PRIORITY_EVENT_KINDS
+            if kind in PRIORITY_EVENT_KINDS
             else {}
         )
-        event.from_display = table.get(event.from_value, event.from_value)
-        event.to_display = table.get(event.to_value, event.to_value)
-    return rows
+        event["from_display"] = table.get(event["from_value"], event["from_value"])
+        event["to_display"] = table.get(event["to_value"], event["to_value"])
+    return events
 
 
 def _domain_error_text(error: DomainError) -> str:

@@ -239,6 +239,17 @@ def test_provider_side_sees_the_kudos_but_no_button(company):
     assert post.status_code == 403
 
 
+def test_each_agent_sees_only_the_kudos_they_may_read_on_the_ticket_page(company):
+    """The kudos section is read by one statement for every viewer of the same kind (no
+    departments headed): each still sees only their own, and the head of IT all of them."""
+    ticket = resolved_ticket(company)
+    services.add_comment(ticket=ticket, author=company.agent2, body="补充")
+    give_kudos(giver=company.requester, ticket=ticket, agent=company.agent2, message="谢谢")
+    assert f"thanked {company.agent2}" in kudos_section(page(company.agent2, ticket))
+    assert kudos_section(page(company.agent, ticket)) == ""
+    assert f"thanked {company.agent2}" in kudos_section(page(company.it_head, ticket))
+
+
 def test_ticket_page_query_count_is_fixed_with_a_rating_and_kudos(company):
     ticket = resolved_ticket(company)
     client = client_for(company.requester)

@@ -7,7 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import DepartmentFactory, ServiceFactory
+from departments.models import Membership
+from tests.factories import DepartmentFactory, ServiceFactory, UserFactory
 from tickets import services, workflow
 from tickets.models import Status, Ticket
 from tickets.selectors import actor_roles
@@ -272,6 +273,43 @@ def test_ticket_page_visibility_and_internal_notes(client, company, who, status)
         provider = who in ("agent", "it_head")
         assert ("机密：旧电脑要报废" in text) is provider
         assert ("Internal note" in text) is provider
+
+
+def test_viewers_of_the_same_kind_each_see_only_their_own_departments_tickets(client, company):
+    """The page reads its ticket with one statement per kind of viewer (how many departments
+    they head and serve): heads of two departments each, and agents of two providers each,
+    share it and still see only their own departments' tickets."""
+    sales, legal = DepartmentFactory(code="SAL"), DepartmentFactory(code="LEG")
+    heads = {}
+    for consumer in (sales, legal):
+        head = UserFactory(department=consumer)
+        for department in (consumer, company.hr if consumer is sales else company.finance):
+            Membership.objects.update_or_create(
+                user=head, department=department, defaults={"role": Membership.Role.HEAD}
+            )
+        heads[consumer.code] = head
+    legal_employee = UserFactory(department=legal)
+    legal_ticket = services.file_ticket(
+        requester=legal_employee,
+        service=company.service,
+        title="合同审核系统",
+        form_data={"model": "14寸"},
+    )
+    hr_ticket = file(company)
+    expected = {
+        (heads["SAL"], hr_ticket): 200,  # head of HR as consumer
+        (heads["SAL"], legal_ticket): 404,
+        (heads["LEG"], legal_ticket): 200,
+        (heads["LEG"], hr_ticket): 404,
+        (company.agent, legal_ticket): 200,  # agent of the provider, IT
+        (company.finance_agent, legal_ticket): 404,
+    }
+    for (viewer, ticket), status in expected.items():
+        client.force_login(viewer)
+        assert client.get(f"/tickets/{ticket.reference}/", **EN).status_code == status, (
+            viewer,
+            ticket,
+        )
 
 
 @pytest.mark.parametrize("who", ["requester", "agent", "it_head", "hr_head"])

@@ -1,0 +1,83 @@
+"""Statements (servicedesk.statements): querysets compiled once and run with each call's values
+read what the querysets read, in one query, with no value of one call left in the next."""
+
+import pytest
+from django.db.models import Count
+
+from servicedesk.statements import Statement, slot, text_slot
+from tests.factories import UserFactory
+from tickets import services
+from tickets.models import Comment, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def filed(company, title: str) -> Ticket:
+    return services.file_ticket(
+        requester=company.requester,
+        service=company.service,
+        title=title,
+        form_data={"model": "14寸"},
+    )
+
+
+def test_each_run_reads_the_rows_of_its_own_values(company):
+    first, second = filed(company, "第一张"), filed(company, "第二张")
+    services.add_comment(ticket=first, author=company.agent, body="一")
+    services.add_comment(ticket=second, author=company.agent2, body="二")
+    services.add_comment(ticket=second, author=company.agent, body="三")
+    ticket_id, author_id = slot(0), slot(1)
+    comments = Comment.objects.filter(ticket_id=ticket_id, author_id=author_id)
+    statement = Statement(comments.values_list("body"), ticket_id=ticket_id, author_id=author_id)
+    assert statement.rows(ticket_id=first.pk, author_id=company.agent.pk) == [("一",)]
+    assert statement.rows(ticket_id=second.pk, author_id=company.agent.pk) == [("三",)]
+    assert statement.rows(ticket_id=second.pk, author_id=company.agent2.pk) == [("二",)]
+    assert statement.rows(ticket_id=first.pk, author_id=company.agent2.pk) == []
+
+
+def test_instances_come_with_their_select_related_rows_in_one_query(
+    company, django_assert_num_queries
+):
+    ticket = filed(company, "整张")
+    reference = text_slot(0)
+    tickets = Ticket.objects.select_related("service", "requester", "assignee")
+    statement = Statement(tickets.filter(reference=reference), reference=reference)
+    with django_assert_num_queries(1):
+        (read,) = statement.instances(reference=ticket.reference)
+        assert (read.pk, read.title, read.created_at) == (ticket.pk, "整张", ticket.created_at)
+        assert read.service.name == company.service.name
+        assert str(read.requester) == str(company.requester)
+        assert read.assignee is None
+    assert statement.instances(reference="IT-0000-000000") == []
+
+
+def test_instances_carry_their_annotations(company):
+    ticket = filed(company, "注释")
+    services.add_comment(ticket=ticket, author=company.agent, body="一")
+    services.add_comment(ticket=ticket, author=company.agent, body="二")
+    ticket_id = slot(0)
+    counted = Ticket.objects.filter(pk=ticket_id).annotate(replies=Count("comments"))
+    (read,) = Statement(counted, ticket_id=ticket_id).instances(ticket_id=ticket.pk)
+    assert (read.reference, read.replies) == (ticket.reference, 2)
+
+
+def test_dicts_are_named_like_values(company):
+    ticket = filed(company, "字典")
+    ticket_id = slot(0)
+    rows = Ticket.objects.filter(pk=ticket_id).values("reference", "created_at")
+    assert Statement(rows, ticket_id=ticket_id).dicts(ticket_id=ticket.pk) == [
+        {"reference": ticket.reference, "created_at": ticket.created_at}
+    ]
+
+
+def test_a_slot_the_query_does_not_use_is_refused(company):
+    ticket_id = slot(0)
+    with pytest.raises(ValueError, match="slot user_id"):
+        Statement(
+            Comment.objects.filter(ticket_id=ticket_id).values("id"),
+            ticket_id=ticket_id,
+            user_id=slot(1),
+        )
+    unused = UserFactory()
+    with pytest.raises(ValueError, match="slot ticket_id"):
+        Statement(Comment.objects.filter(ticket_id=unused.pk).values("id"), ticket_id=ticket_id)
