@@ -2,12 +2,14 @@
 read what the querysets read, in one query, with no value of one call left in the next."""
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 
-from servicedesk.statements import Statement, slot, text_slot
+from servicedesk.statements import Statement, fetch, slot, text_slot, time_slot
 from tests.factories import UserFactory
 from tickets import services
 from tickets.models import Comment, Ticket
+from tickets.ranks import Rank
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +83,63 @@ def test_a_slot_the_query_does_not_use_is_refused(company):
     unused = UserFactory()
     with pytest.raises(ValueError, match="slot ticket_id"):
         Statement(Comment.objects.filter(ticket_id=unused.pk).values("id"), ticket_id=ticket_id)
+
+
+def test_times_and_ranks_bound_as_the_orm_binds_them(company):
+    """A cursor's time and a rank (the ORM binds an integer expression as a 32-bit integer)."""
+    tickets = [filed(company, f"第{n}张") for n in range(4)]
+    for ticket, priority in zip(tickets, ["low", "urgent", "normal", "urgent"], strict=True):
+        Ticket.objects.filter(pk=ticket.pk).update(priority=priority)
+    rank, since = slot(0), time_slot(1)
+    rows = (
+        Ticket.objects.annotate(rank=Rank("priority"))
+        .filter(rank__gt=rank, created_at__gte=since)
+        .order_by("rank", "id")
+        .values("id", "rank")
+    )
+    statement = Statement(rows, rank=rank, since=since)
+    start = tickets[0].created_at
+    assert statement.dicts(rank=0, since=start) == [
+        {"id": tickets[2].pk, "rank": 2},
+        {"id": tickets[0].pk, "rank": 3},
+    ]
+    assert statement.dicts(rank=-1, since=tickets[3].created_at) == [
+        {"id": tickets[3].pk, "rank": 0}
+    ]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL plans prepared statements"
+)
+def test_constants_are_written_into_the_sql_and_only_the_slots_bound(company):
+    open_ticket, closed = filed(company, "开着"), filed(company, "关了")
+    Ticket.objects.filter(pk=closed.pk).update(status="closed")
+    department = slot(0)
+    rows = Ticket.objects.filter(
+        provider_department_id=department, status__in=["new", "assigned"]
+    ).values("id")
+    statement = Statement(rows, constants_in_sql=True, department=department)
+    assert "'new'" in statement.sql and "'assigned'" in statement.sql
+    assert statement.params == [department] and statement.sql.count("%s") == 1
+    assert statement.dicts(department=company.it.pk) == [{"id": open_ticket.pk}]
+    assert statement.dicts(department=company.hr.pk) == []
+
+
+def test_fetch_compiles_once_per_key_and_falls_back_to_the_orm(company, django_assert_num_queries):
+    first, second = filed(company, "一号"), filed(company, "二号")
+    built = []
+
+    def by_id(ticket_id: int):
+        built.append(ticket_id)
+        return Ticket.objects.filter(pk=ticket_id).values("title")
+
+    key = ("test-fetch", id(built))
+    with django_assert_num_queries(2):
+        assert fetch(key, by_id, ticket_id=first.pk) == [{"title": "一号"}]
+        assert fetch(key, by_id, ticket_id=second.pk) == [{"title": "二号"}]
+    assert len(built) == 1  # built with its stand-in once, then only bound
+
+    def nothing(ticket_id: int):  # no rows by construction: nothing to compile
+        return Ticket.objects.filter(pk__in=[]).values("title")
+
+    assert fetch(("test-fetch-empty", id(built)), nothing, ticket_id=first.pk) == []

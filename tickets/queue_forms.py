@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.models import User
 
-from .models import OPEN_STATUSES, Priority, Service, Status
+from .models import OPEN_STATUSES, Priority, Status
 from .widgets import OnePassCheckLabels, OnePassSelect
 
 UNASSIGNED = "unassigned"
@@ -91,8 +91,8 @@ class QueueFilterForm(forms.Form):
 
 
 class QueueFilter:
-    """The queue's filters over its tickets: `form`, bound to the query string (with the
-    defaults of a first visit), and `qs`, the tickets its valid values select; invalid values
+    """The queue's filters: `form`, bound to the query string (with the defaults of a first
+    visit), and `filter`, which narrows tickets to what its valid values select; invalid values
     are reported on the form and ignored.
 
     A plain form and its filters written out: django-filter's FilterSet deep-copied its filters
@@ -101,9 +101,8 @@ class QueueFilter:
     def __init__(
         self,
         data: QueryDict | None,
-        queryset: QuerySet,
         *,
-        department_id: int,
+        services: list[tuple[int, str]],
         agents: list[Agent],
         user: User,
     ):
@@ -114,15 +113,10 @@ class QueueFilter:
         if not data.get("sort"):
             data["sort"] = SORT_RESOLUTION_DUE
         self.user = user
-        self.queryset = queryset
         self.form = QueueFilterForm(data)
-        # Choices from one (id, name) query: a ModelChoiceField queried and built Service
-        # objects again each time the select was rendered or a value checked.
-        services = (
-            Service.objects.filter(department_id=department_id)
-            .order_by("name")
-            .values_list("pk", "name")
-        )
+        # Choices from (id, name) rows (the department's services, by name): a ModelChoiceField
+        # queried and built Service objects again each time the select was rendered or a value
+        # checked.
         self.form.fields["service"].choices = [
             ("", _("Any service")),
             *[(str(pk), name) for pk, name in services],
@@ -148,15 +142,28 @@ class QueueFilter:
         return SORT_RESOLUTION_DUE
 
     @cached_property
-    def qs(self) -> QuerySet:
+    def applied(self) -> tuple[tuple[str, Any], ...]:
+        """The valid filter values `filter` applies, by field: with the user, all it depends on
+        (the view keeps the page's compiled query under them)."""
         self.form.is_valid()  # an invalid field is left out of cleaned_data
         values = self.form.cleaned_data
-        qs = self.queryset.all()
+        applied: list[tuple[str, Any]] = []
+        if statuses := values.get("status"):
+            applied.append(("status", tuple(dict.fromkeys(statuses))))
+        for name in ("priority", "service", "assignee", "breached"):
+            if value := values.get(name):
+                applied.append((name, value))
+        return tuple(applied)
+
+    def filter(self, tickets: QuerySet) -> QuerySet:
+        """`tickets` narrowed by the valid filter values."""
+        values = dict(self.applied)
+        qs = tickets
         if statuses := values.get("status"):
             # No join multiplies rows here, and DISTINCT would make PostgreSQL sort every
             # matching ticket before it can take the first page off the due-time index.
             any_status = Q()
-            for status in dict.fromkeys(statuses):
+            for status in statuses:
                 any_status |= Q(status=status)
             qs = qs.filter(any_status)
         if priority := values.get("priority"):

@@ -1,18 +1,20 @@
 """The agent's department queue: filter, sort by due time, page by keyset, assign in bulk."""
 
 import html
+from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import dateformat, formats, timezone
+from django.template.loader import get_template
+from django.urls import get_script_prefix, reverse
+from django.utils import dateformat, formats, timezone, translation
 from django.utils.html import format_html
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
@@ -22,10 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from departments.models import Membership, person_name
 from departments.selectors import PROVIDER_ROLES, provider_department_ids
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
+from servicedesk.statements import fetch
 from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes_of, targets
 
 from . import selectors, services
-from .models import Priority, Status, Ticket
+from .models import Priority, Service, Status, Ticket
 from .queue_forms import (
     SORT_CREATED,
     SORT_PRIORITY,
@@ -36,9 +39,9 @@ from .queue_forms import (
     QueueDepartment,
     QueueFilter,
 )
+from .ranks import PRIORITY_RANK, Rank
 
 PAGE_SIZE = 50
-PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 # Keyset paging needs a total order: every sort ends with the id.
 CURSOR_SEPARATOR = "~"
 
@@ -65,26 +68,39 @@ def _departments_and_agents(request: HttpRequest) -> dict[QueueDepartment, list[
     ids = provider_department_ids(request.user)
     if not ids:
         return {}
-    staff = (
-        Membership.objects.filter(
-            department_id__in=ids, role__in=PROVIDER_ROLES, user__is_active=True
+
+    def staff() -> QuerySet:
+        return (
+            Membership.objects.filter(
+                department_id__in=ids, role__in=PROVIDER_ROLES, user__is_active=True
+            )
+            .order_by("department__name", "department_id", "user__username")
+            .values(
+                "department_id",
+                "department__name",
+                "user_id",
+                "user__first_name",
+                "user__last_name",
+                "user__username",
+            )
         )
-        .order_by("department__name", "department_id", "user__username")
-        .values_list(
-            "department_id",
-            "department__name",
-            "user_id",
-            "user__first_name",
-            "user__last_name",
-            "user__username",
-        )
-    )
+
     departments: dict[QueueDepartment, list[Agent]] = {}
     # The user holds a provider role in each of `ids`, so each has at least one row.
-    for department_id, department_name, user_id, first_name, last_name, username in staff:
-        agents = departments.setdefault(QueueDepartment(department_id, department_name), [])
-        agents.append(Agent(user_id, person_name(first_name, last_name, username)))
+    for row in fetch(("queue-staff", tuple(sorted(ids))), staff):
+        department = QueueDepartment(row["department_id"], row["department__name"])
+        departments.setdefault(department, []).append(
+            Agent(
+                row["user_id"],
+                person_name(row["user__first_name"], row["user__last_name"], row["user__username"]),
+            )
+        )
     return departments
+
+
+def _services(department_id: int) -> QuerySet:
+    """The department's services by name, the filter's choices."""
+    return Service.objects.filter(department_id=department_id).order_by("name").values("id", "name")
 
 
 # -- Sorting and keyset paging ---------------------------------------------------------------
@@ -94,12 +110,7 @@ def _ordered(qs: QuerySet[Ticket], sort: str) -> QuerySet[Ticket]:
     if sort == SORT_CREATED:
         return qs.order_by("-created_at", "-id")
     if sort == SORT_PRIORITY:
-        rank = Case(
-            *[When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()],
-            default=Value(len(PRIORITY_RANK)),
-            output_field=IntegerField(),
-        )
-        return qs.annotate(priority_rank=rank).order_by("priority_rank", "id")
+        return qs.annotate(priority_rank=Rank("priority")).order_by("priority_rank", "id")
     field = "response_due_at" if sort == SORT_RESPONSE_DUE else "resolution_due_at"
     return qs.order_by(F(field).asc(nulls_last=True), "id")
 
@@ -117,24 +128,37 @@ def _cursor(ticket: dict[str, Any], sort: str) -> str:
     return f"{_sort_value(ticket, sort)}{CURSOR_SEPARATOR}{ticket['id']}"
 
 
-def _after(qs: QuerySet[Ticket], sort: str, cursor: str) -> QuerySet[Ticket] | None:
-    """The rows after the cursor in the sort's order, or None when the cursor is not valid."""
+def _parsed_cursor(sort: str, cursor: str) -> dict[str, Any] | None:
+    """The cursor's values as `_after` takes them, or None when the cursor is not valid."""
     raw_value, _sep, raw_id = cursor.rpartition(CURSOR_SEPARATOR)
-    if not raw_id.isdigit():
+    if not (raw_id.isascii() and raw_id.isdigit()):
         return None
     last_id = int(raw_id)
     try:
         if sort == SORT_PRIORITY:
-            rank = int(raw_value)
-            return qs.filter(Q(priority_rank__gt=rank) | Q(priority_rank=rank, id__gt=last_id))
+            return {"rank": int(raw_value), "last_id": last_id}
         value = datetime.fromisoformat(raw_value) if raw_value else None
     except ValueError:
         return None
-    if value is not None and value.tzinfo is None:
+    if value is None:  # after a row without a due time (they come last); never a created time
+        return None if sort == SORT_CREATED else {"last_id": last_id}
+    if value.tzinfo is None:
         return None
+    return {"value": value, "last_id": last_id}
+
+
+def _after(
+    qs: QuerySet[Ticket],
+    sort: str,
+    *,
+    last_id: int,
+    value: datetime | None = None,
+    rank: int | None = None,
+) -> QuerySet[Ticket]:
+    """The rows after the cursor's (`_parsed_cursor`) in the sort's order."""
+    if sort == SORT_PRIORITY:
+        return qs.filter(Q(priority_rank__gt=rank) | Q(priority_rank=rank, id__gt=last_id))
     if sort == SORT_CREATED:
-        if value is None:
-            return None
         return qs.filter(Q(created_at__lt=value) | Q(created_at=value, id__lt=last_id))
     field = "response_due_at" if sort == SORT_RESPONSE_DUE else "resolution_due_at"
     if value is None:  # already among the rows without a due time (they come last)
@@ -179,6 +203,16 @@ def _clock_cell(ticket: dict[str, Any], clock: str, cache: dict, now: datetime) 
 NO_DUE_TIME = format_html('<span class="muted">{}</span>', "—")
 
 
+# Date format codes whose text depends on the day only, and on the hour and minute only.
+DAY_CODES = frozenset("bdDEFjlLmMnNoStwWyYz")
+CLOCK_CODES = frozenset("aAfgGhHiP")
+
+
+def _braces(text: str) -> str:
+    """`text` as literal text of a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 class _DueCellWords:
     """The due cell's zone, date format and translated words, looked up once per page."""
 
@@ -191,19 +225,51 @@ class _DueCellWords:
             for index, piece in enumerate(pieces)
             if piece
         ]
+        codes = {piece for is_code, piece in self.date_pieces if is_code}
+        self.by_day_and_clock = codes <= DAY_CODES | CLOCK_CODES
+        self.days: dict[date, str] = {}
+        self.clocks: dict[tuple[int, int], list[str]] = {}
         self.breached = format_html(' <span class="badge breach">{}</span>', gettext("breached"))
         self.warning = format_html(' <span class="badge warning">{}</span>', gettext("warning"))
+        # The words of a number of minutes, once per page (many rows share one).
+        self.overdue_badges: dict[int, str] = {}
+        self.remaining: dict[int, str] = {}
 
     def date(self, value: datetime) -> str:
         """`value|date:"SHORT_DATETIME_FORMAT"` for a value already in the page's zone."""
-        formatter = dateformat.DateFormat(value)
-        return "".join(
-            str(getattr(formatter, piece)()) if is_code else piece
-            for is_code, piece in self.date_pieces
-        )
+        if not self.by_day_and_clock:
+            formatter = dateformat.DateFormat(value)
+            return "".join(
+                str(getattr(formatter, piece)()) if is_code else piece
+                for is_code, piece in self.date_pieces
+            )
+        # The day's words filled in once per day the page shows; the clock's once per time of
+        # day, without the zone checks of a DateFormat (a third of the rows' time).
+        day = value.date()
+        template = self.days.get(day)
+        if template is None:
+            formatter = dateformat.DateFormat(value)
+            template = "".join(
+                "{}"
+                if is_code and piece in CLOCK_CODES
+                else _braces(str(getattr(formatter, piece)()) if is_code else piece)
+                for is_code, piece in self.date_pieces
+            )
+            self.days[day] = template
+        clock = self.clocks.get((value.hour, value.minute))
+        if clock is None:
+            formatter = dateformat.TimeFormat(value.time())
+            clock = [
+                str(getattr(formatter, piece)())
+                for is_code, piece in self.date_pieces
+                if is_code and piece in CLOCK_CODES
+            ]
+            self.clocks[(value.hour, value.minute)] = clock
+        return template.format(*clock)
 
-    def html(self, cell: ClockCell) -> SafeString:
-        """The due time, at most one badge (breached, overdue or warning) and the time left.
+    def html(self, cell: ClockCell) -> str:
+        """The due time, at most one badge (breached, overdue or warning) and the time left, as
+        markup (its words escaped, badges safe) for a row.
 
         Built here rather than by an include per cell: two includes a row were a third of
         the page's time."""
@@ -216,22 +282,36 @@ class _DueCellWords:
         if cell.breached:
             parts.append(self.breached)
         elif cell.overdue is not None:
-            overdue = ngettext(
-                "overdue by %(minutes)s business minute",
-                "overdue by %(minutes)s business minutes",
-                cell.overdue,
-            ) % {"minutes": formats.localize(cell.overdue)}
-            parts.append(f' <span class="badge breach">{html.escape(overdue)}</span>')
+            parts.append(self.overdue(cell.overdue))
         elif cell.warning:
             parts.append(self.warning)
         if cell.left is not None and cell.left >= 0:
+            parts.append(self.left(cell.left))
+        return "".join(parts)
+
+    def overdue(self, minutes: int) -> str:
+        badge = self.overdue_badges.get(minutes)
+        if badge is None:
+            overdue = ngettext(
+                "overdue by %(minutes)s business minute",
+                "overdue by %(minutes)s business minutes",
+                minutes,
+            ) % {"minutes": formats.localize(minutes)}
+            badge = f' <span class="badge breach">{html.escape(overdue)}</span>'
+            self.overdue_badges[minutes] = badge
+        return badge
+
+    def left(self, minutes: int) -> str:
+        remaining = self.remaining.get(minutes)
+        if remaining is None:
             left = ngettext(
                 "%(minutes)s business minute left",
                 "%(minutes)s business minutes left",
-                cell.left,
-            ) % {"minutes": formats.localize(cell.left)}
-            parts.append(f' <span class="remaining">{html.escape(left)}</span>')
-        return mark_safe("".join(parts))  # noqa: S308 - the words escaped above, badges safe
+                minutes,
+            ) % {"minutes": formats.localize(minutes)}
+            remaining = f' <span class="remaining">{html.escape(left)}</span>'
+            self.remaining[minutes] = remaining
+        return remaining
 
 
 def _name(first_name: str | None, last_name: str | None, username: str | None) -> str:
@@ -263,7 +343,8 @@ URL_PLACEHOLDER = "reference"
 URL_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what `reverse` leaves unquoted
 
 
-def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
+def _rows(tickets: list[dict[str, Any]]) -> SafeString:
+    """The table's rows as one string: a template loop over 50 rows was a tenth of its time."""
     cache: dict = {}
     now = timezone.now()  # one instant for every row
     words = _DueCellWords()
@@ -272,50 +353,102 @@ def _rows(tickets: list[dict[str, Any]]) -> list[SafeString]:
     priority_labels = {value: escape(str(label)) for value, label in Priority.choices}
     status_labels = {value: escape(str(label)) for value, label in Status.choices}
     repeated: dict[str, str] = {}
-    select_label = gettext("Select %(reference)s")
+    select_label = escape(gettext("Select %(reference)s"))
     unassigned = format_html("<em>{}</em>", gettext("Unassigned"))
     # `reverse("ticket-detail", args=[reference])` for each row: the URL resolved once around
     # a placeholder, each reference quoted as `reverse` quotes it.
     url_start, _placeholder, url_end = reverse("ticket-detail", args=[URL_PLACEHOLDER]).rpartition(
         URL_PLACEHOLDER
     )
+    # A person's name, escaped, once per page: agents and requesters recur.
+    people: dict[tuple[str | None, str | None, str | None], str] = {}
     rows = []
     for ticket in tickets:
         reference, priority, status = ticket["reference"], ticket["priority"], ticket["status"]
-        assignee = _name(
+        assignee_key = (
             ticket["assignee__first_name"],
             ticket["assignee__last_name"],
             ticket["assignee__username"],
         )
-        requester = _name(
+        if assignee_key not in people:
+            people[assignee_key] = escape(_name(*assignee_key))
+        requester_key = (
             ticket["requester__first_name"],
             ticket["requester__last_name"],
             ticket["requester__username"],
         )
+        if requester_key not in people:
+            people[requester_key] = escape(_name(*requester_key))
         service = ticket["service__name"]
         department = ticket["requester_department_name"] or ""
-        if service not in repeated:
-            repeated[service] = escape(service)
-        if department not in repeated:
-            repeated[department] = escape(department)
+        for repeating in (service, department, priority):
+            if repeating not in repeated:
+                repeated[repeating] = escape(repeating)
+        escaped_reference = escape(reference)
         row = ROW_HTML.format(
             pk=int(ticket["id"]),
-            select_label=escape(select_label % {"reference": reference}),
+            # Escaping works character by character: the label's words escaped once.
+            select_label=select_label % {"reference": escaped_reference},
             url=escape(f"{url_start}{quote(reference, safe=URL_SAFE)}{url_end}"),
-            reference=escape(reference),
+            reference=escaped_reference,
             title=escape(ticket["title"]),
             service=repeated[service],
-            requester=escape(requester),
+            requester=people[requester_key],
             requester_department=repeated[department],
-            priority=escape(priority),
-            priority_label=priority_labels.get(priority) or escape(priority),
+            priority=repeated[priority],
+            priority_label=priority_labels.get(priority) or repeated[priority],
             status_label=status_labels.get(status) or escape(status),
-            assignee=escape(assignee) if assignee else unassigned,
+            assignee=people[assignee_key] or unassigned,
             response=words.html(_clock_cell(ticket, RESPONSE, cache, now)),
             resolution=words.html(_clock_cell(ticket, RESOLUTION, cache, now)),
         )
-        rows.append(mark_safe(row))  # noqa: S308 - every value escaped (or built safe) above
-    return rows
+        rows.append(row)
+    return mark_safe("".join(rows))  # noqa: S308 - every value escaped (or built safe) above
+
+
+# templates/queue/_filters.html, kept per process under all it shows: rendering its six fields
+# was a twentieth of the page, and agents come back to the same filters.
+FILTER_FORMS_KEPT = 256
+_filter_forms: dict[Hashable, SafeString] = {}
+
+
+def _filters_html(
+    queue_filter: QueueFilter,
+    department: QueueDepartment,
+    services: list[tuple[int, str]],
+    agents: list[Agent],
+) -> SafeString:
+    """The filter form as templates/queue/_filters.html renders it (from `filter` and
+    `department` only), for the active language and the form's data and choices."""
+    form = queue_filter.form
+    key = (
+        translation.get_language(),
+        get_script_prefix(),
+        department,
+        tuple(services),
+        tuple(agents),
+        tuple((name, tuple(form.data.getlist(name))) for name in form.fields),
+    )
+    filters = _filter_forms.get(key)
+    if filters is None:
+        filters = get_template("queue/_filters.html").render(
+            {"filter": queue_filter, "department": department}
+        )
+        if len(_filter_forms) >= FILTER_FORMS_KEPT:
+            _filter_forms.clear()
+        _filter_forms[key] = filters
+    return filters
+
+
+def _agent_options(agents: list[Agent]) -> SafeString:
+    """The bulk assignment's choices: a template loop over the agents was a third of the
+    table's template."""
+    return mark_safe(  # noqa: S308 - the names escaped, the ids numbers
+        "".join(
+            f'<option value="{int(agent.pk)}">{html.escape(agent.name)}</option>'
+            for agent in agents
+        )
+    )
 
 
 # -- Views -------------------------------------------------------------------------------------
@@ -328,31 +461,49 @@ def queue(request: HttpRequest) -> HttpResponse:
     if not staff:
         return _forbidden(request)
     departments = list(staff)
-    picker = DepartmentPickerForm(
-        {"department": request.GET.get("department", departments[0].pk)},
-        departments=departments,
-    )
     department = departments[0]
-    if picker.is_valid() and picker.cleaned_data["department"]:
-        department = next(d for d in departments if d.pk == picker.cleaned_data["department"])
+    picker = None  # shown to agents of more than one department only
+    if len(departments) > 1:
+        picker = DepartmentPickerForm(
+            {"department": request.GET.get("department", department.pk)},
+            departments=departments,
+        )
+        if picker.is_valid() and picker.cleaned_data["department"]:
+            chosen = picker.cleaned_data["department"]
+            department = next(d for d in departments if d.pk == chosen)
 
     agents = staff[department]
-    tickets = selectors.visible_tickets(request.user).filter(provider_department_id=department.pk)
-    queue_filter = QueueFilter(
-        request.GET, tickets, department_id=department.pk, agents=agents, user=request.user
-    )
+    services = [
+        (service["id"], service["name"])
+        for service in fetch(("queue-services",), _services, department_id=department.pk)
+    ]
+    queue_filter = QueueFilter(request.GET, services=services, agents=agents, user=request.user)
     sort = queue_filter.chosen_sort
-    # Invalid filter values are reported on the form; the valid ones still apply.
-    page_qs = _ordered(queue_filter.qs, sort)
-    cursor_error = False
     cursor = request.GET.get("after", "")
-    if cursor:
-        after = _after(page_qs, sort, cursor)
-        if after is None:
-            cursor_error = True
-        else:
-            page_qs = after
-    page = list(selectors.queue_rows(page_qs)[: PAGE_SIZE + 1])
+    after = _parsed_cursor(sort, cursor) if cursor else None
+    cursor_error = bool(cursor) and after is None
+
+    def page_rows(**after: Any) -> QuerySet:
+        tickets = selectors.visible_tickets(request.user).filter(
+            provider_department_id=department.pk
+        )
+        # Invalid filter values are reported on the form; the valid ones still apply.
+        page_qs = _ordered(queue_filter.filter(tickets), sort)
+        if after:
+            page_qs = _after(page_qs, sort, **after)
+        return selectors.queue_rows(page_qs)[: PAGE_SIZE + 1]
+
+    # All the page's query depends on but the cursor's values, which each run binds.
+    key = (
+        "queue-rows",
+        selectors.visibility_key(request.user),
+        department.pk,
+        queue_filter.applied,
+        sort,
+        tuple(after or ()),
+        PAGE_SIZE,
+    )
+    page = fetch(key, page_rows, **(after or {}))
     next_query = ""
     if len(page) > PAGE_SIZE:
         page = page[:PAGE_SIZE]
@@ -371,7 +522,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "picker": picker,
         "filter": queue_filter,
         "rows": _rows(page),
-        "agents": agents,
+        "agent_options": _agent_options(agents),
         "next_query": next_query,
         "is_later_page": bool(cursor) and not cursor_error,
         "first_page_query": first_page.urlencode(),
@@ -380,6 +531,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
         return render(request, "queue/_table.html", context)
+    context["filters"] = _filters_html(queue_filter, department, services, agents)
     return render(request, "queue/queue.html", context)
 
 

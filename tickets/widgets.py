@@ -1,11 +1,13 @@
 """Form widgets of the agent pages that render faster than Django's stock templates."""
 
+import html
 from typing import Any
 
 from django import forms
 from django.forms.renderers import TemplatesSetting
 from django.utils.formats import localize
-from django.utils.html import conditional_escape, escape
+from django.utils.functional import Promise
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
 # The project's template engine (templates/): the stock form renderer only sees app templates.
@@ -76,12 +78,17 @@ class OnePassCheckLabels(forms.CheckboxSelectMultiple):
 
 def _text(value: Any) -> str:
     """`{{ value }}` in the template: localized, then escaped unless already safe."""
+    if isinstance(value, Promise):  # a translated label
+        value = str(value)
+    if type(value) is str:  # most names, values and labels: Django's escape, without its wrappers
+        return html.escape(value)
     return str(conditional_escape(localize(value)))
 
 
 def _formatted(value: Any) -> str:
     """`{{ value|stringformat:'s' }}`: not localized; escaped unless already safe."""
-    return str(value) if isinstance(value, SafeData) else escape(str(value))
+    text = str(value)
+    return text if isinstance(value, SafeData) else html.escape(text)
 
 
 def _attrs(attrs: dict[str, Any]) -> str:

@@ -1,18 +1,20 @@
 """The agent's department queue page: who sees it, filters, due-time sort, badges, paging,
 bulk assignment and its query budget."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.db import connection
+from django.template.defaultfilters import date as date_filter
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from departments.models import Membership
 from slas.models import BusinessCalendar, SlaPolicy
 from tests.factories import ServiceFactory, make_member
-from tickets import services
+from tickets import queue_views, services
 from tickets.models import Status, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -385,3 +387,126 @@ def test_queue_page_query_joins_only_the_service_and_the_people(client, company)
     ticket_selects = [q["sql"] for q in queries if 'FROM "tickets_ticket"' in q["sql"]]
     assert len(ticket_selects) == 1
     assert ticket_selects[0].count(" JOIN ") == 3, ticket_selects[0]
+
+
+def ticket_ids(text: str) -> list[int]:
+    """The page's rows, in order, by their checkbox's ticket id."""
+    return [int(part.split('"')[0]) for part in text.split('name="ticket" value="')[1:]]
+
+
+PRIORITY_ORDER = ("urgent", "high", "normal", "low")
+EXPECTED_ORDER = {
+    # The sorts of the filter form: due times soonest first and empty ones last, newest first,
+    # most urgent first; the id breaks ties (ascending, descending for the newest first).
+    "resolution_due": lambda t: (t.resolution_due_at is None, t.resolution_due_at or 0, t.pk),
+    "response_due": lambda t: (t.response_due_at is None, t.response_due_at or 0, t.pk),
+    "created": lambda t: (-t.created_at.timestamp(), -t.pk),
+    "priority": lambda t: (PRIORITY_ORDER.index(t.priority), t.pk),
+}
+
+
+@pytest.mark.parametrize("sort", list(EXPECTED_ORDER))
+def test_every_later_page_follows_on_from_the_one_before(
+    client, company, it_policy, at_monday, monkeypatch, sort
+):
+    """The query of a later page is compiled once and run again with the next cursor: every
+    page must carry on where the last one stopped, through ties and empty due times."""
+    monkeypatch.setattr(queue_views, "PAGE_SIZE", 2)
+    filed = []
+    for priority in ("low", "urgent", "normal", "urgent", "high", "normal", "low", "high"):
+        filed.append(file(company, priority=priority))  # the urgent pair: equal due times
+        at_monday.shift(timedelta(minutes=7))
+    # Two without due times (no SLA when they were filed).
+    Ticket.objects.filter(pk__in=[filed[2].pk, filed[5].pk]).update(
+        response_due_at=None, resolution_due_at=None
+    )
+    expected = [t.pk for t in sorted(Ticket.objects.all(), key=EXPECTED_ORDER[sort])]
+    client.force_login(company.agent)
+
+    shown: list[int] = []
+    text = page(client, f"?sort={sort}")
+    for _ in range(len(filed)):
+        rows = ticket_ids(text)
+        assert 1 <= len(rows) <= 2
+        shown += rows
+        if 'rel="next"' not in text:
+            break
+        next_href = text.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
+        text = page(client, next_href.replace("&amp;", "&"))
+    assert shown == expected
+
+
+def test_a_cursor_with_non_ascii_digits_is_reported_not_a_server_error(client, company):
+    ticket = file(company)
+    client.force_login(company.agent)
+    text = page(client, "?after=x~%C2%B2")  # "²": a digit to str.isdigit, not to int()
+    assert "The page link is not valid; showing the first page." in text
+    assert ticket.reference in text
+
+
+def test_first_page_query_is_planned_once_with_the_open_statuses_partial_index(
+    client, company, it_policy
+):
+    """The statuses are written into the page's SQL, not bound: a generic plan (what a
+    prepared statement runs once planned) can then use the partial index of the open statuses.
+    Bound, every page was planned again (~1 ms at a million tickets)."""
+    file(company)
+    client.force_login(company.agent)
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        page(client)
+    [(sql, params)] = [(s, p) for s, p in statements if 'FROM "tickets_ticket"' in s]
+    assert not params
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE queue_page AS {sql.replace('%%', '%')}")
+        cursor.execute("EXPLAIN EXECUTE queue_page")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE queue_page")
+    assert "ticket_queue_due_idx" in plan, plan
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_due_times_read_as_the_date_filter_writes_them(language):
+    """The due cells fill in each day's words once and each time of day once: they must read
+    as `{{ due|date:"SHORT_DATETIME_FORMAT" }}`, midnight, noon and the minutes included."""
+    times = [
+        datetime(2026, 11, 23, 0, 0, tzinfo=SH),
+        datetime(2026, 11, 23, 0, 5, 59, tzinfo=SH),
+        datetime(2026, 11, 23, 9, 30, tzinfo=SH),
+        datetime(2026, 11, 23, 12, 0, tzinfo=SH),
+        datetime(2026, 11, 23, 12, 45, tzinfo=SH),
+        datetime(2026, 11, 24, 12, 45, 30, tzinfo=SH),  # the same time of day, the next day
+        datetime(2026, 12, 31, 23, 59, tzinfo=SH),
+        datetime(2027, 1, 1, 9, 30, tzinfo=SH),
+    ]
+    with translation.override(language), timezone.override(SH):
+        words = queue_views._DueCellWords()
+        for value in times + times:  # the second time round from what the page has kept
+            assert words.date(value) == date_filter(value, "SHORT_DATETIME_FORMAT"), value
+
+
+def test_filters_show_an_agent_or_a_service_new_since_the_last_visit(client, company):
+    """The filter form is rendered once for its data and choices and kept: a new agent or a
+    new service of the department must still appear in it at the next visit."""
+
+    def filters() -> str:
+        return page(client).split('class="queue-filters')[1].split("</form>")[0]
+
+    file(company)
+    client.force_login(company.agent)
+    assert "王新" not in filters()
+    make_member(
+        company.it, Membership.Role.AGENT, username="newagent", first_name="新", last_name="王"
+    )
+    assert '<option value="unassigned">Unassigned</option>' in filters()
+    assert "王新" in filters()
+    assert "新服务" not in filters()
+    ServiceFactory(department=company.it, name="新服务")
+    assert "新服务" in filters()
