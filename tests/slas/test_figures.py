@@ -663,34 +663,6 @@ def test_dashboard_queries_do_not_grow_with_tickets_when_served_from_the_figures
     assert dashboard_queries(client) <= many + 2
 
 
-def test_a_stale_days_tickets_are_read_off_the_department_and_day_index(company, history):
-    """A day changed since the last fold (today, on a busy desk) is counted from its tickets:
-    a range of (provider, created) per day, not the department's every ticket AND-ed with the
-    days (40 ms at 1M tickets)."""
-    figures.rebuild()
-    act(END, services.transition_ticket, ticket=Ticket.objects.filter(
-        provider_department=company.it, status="new").first(), actor=company.agent,
-        status="in_progress")  # fmt: skip
-    client = Client()
-    client.force_login(company.it_head)
-    with CaptureQueriesContext(connection) as captured, time_machine.travel(END, tick=False):
-        assert client.get("/dashboard/?period=90d").status_code == 200
-    stale_reads = [
-        query["sql"]
-        for query in captured.captured_queries
-        if 'FROM "tickets_ticket" WHERE' in query["sql"]
-        and '"tickets_ticket"."created_at" >= ' in query["sql"]
-        and query["sql"].endswith(f'"tickets_ticket"."provider_department_id" = {company.it.pk})')
-    ]
-    assert len(stale_reads) == 1, [query["sql"] for query in captured.captured_queries]
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # small tables are read whole
-        cursor.execute("EXPLAIN " + stale_reads[0])
-        plan = "\n".join(row[0] for row in cursor.fetchall()).split("SubPlan")[0]
-    assert "ticket_provider_created_idx" in plan, plan
-    assert "BitmapAnd" not in plan, plan
-
-
 def test_api_serves_whole_departments_from_the_figures(api, company, history):
     figures.rebuild()
     params = {"provider_department": company.it.pk, "from": "2025-09-15", "to": "2025-10-13"}
