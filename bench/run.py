@@ -7,8 +7,9 @@ For each size the data set is loaded by `generate_dataset` into a database of it
 (`sd_bench_<size>`; reused when it already holds that data set), gunicorn is started on
 127.0.0.1 (a free port, DEBUG off, persistent connections, Redis cache and broker) with
 `bench.settings` (the project's settings plus the framework-floor view), and every measurement
-is a bounded loop (--requests per concurrency level). Prints a table, the targets (pass/fail)
-and writes bench/results/run.json. See bench/README.md.
+is a bounded loop (--requests per concurrency level), compared (×F) with the floor measured just
+before it at the same concurrency. Prints a table, the targets (pass/fail) and writes
+bench/results/run.json. See bench/README.md.
 """
 
 import argparse
@@ -457,10 +458,16 @@ def measure_one(args: argparse.Namespace) -> int:
                 if status != 200:
                     raise AssertionError(f"{path}: HTTP {status} {body[:300]!r}")
 
-            results["http"][name] = run_levels(name, get, args)
+            if name == "floor":
+                floor_get = get
+            results["http"][name] = run_levels(
+                name, get, args, floor=None if name == "floor" else floor_get
+            )
 
         if on("api_file") or on("api_transition"):
-            results["http"].update(writes(client, who, requester_api, agent_api, args, results))
+            results["http"].update(
+                writes(client, who, requester_api, agent_api, args, results, floor_get)
+            )
     finally:
         server.stop()
 
@@ -494,15 +501,35 @@ def change_today(who: dict) -> None:
     )
 
 
-def run_levels(name: str, call: Callable[[int], None], args: argparse.Namespace) -> dict:
-    """Warm up (every worker), size the loop to the time budget, then measure each level."""
+# Requests of the floor measured just before each measurement (its own F: this machine's speed
+# drifts by 2× within minutes, so a floor measured once per size made ratios of chance).
+LOCAL_FLOOR_REQUESTS = 100
+
+
+def local_floor(floor: Callable[[int], None] | None, count: int, concurrency: int) -> dict:
+    """The floor's p50 at `concurrency`, measured now ({} without a floor to call)."""
+    if floor is None:
+        return {}
+    cell = timed_loop(floor, min(count, LOCAL_FLOOR_REQUESTS), concurrency)
+    return {"floor_p50_ms": cell["p50_ms"]}
+
+
+def run_levels(
+    name: str,
+    call: Callable[[int], None],
+    args: argparse.Namespace,
+    floor: Callable[[int], None] | None = None,
+) -> dict:
+    """Warm up (every worker), size the loop to the time budget, then measure each level (just
+    after the floor at that level, when `floor` is given)."""
     warm = timed_loop(call, 6, 3)
     count = args.requests
     if warm["p50_ms"] / 1000 * count > MEASUREMENT_BUDGET_S:
         count = max(MIN_REQUESTS, int(MEASUREMENT_BUDGET_S / (warm["p50_ms"] / 1000)))
     levels = {}
     for concurrency in args.concurrency:
-        levels[f"c{concurrency}"] = timed_loop(call, count, concurrency)
+        own_floor = local_floor(floor, count, concurrency)
+        levels[f"c{concurrency}"] = timed_loop(call, count, concurrency) | own_floor
         log(
             f"  {name:<22} c={concurrency}: p50 {levels[f'c{concurrency}']['p50_ms']:8.1f} ms"
             f"  p95 {levels[f'c{concurrency}']['p95_ms']:8.1f} ms  (n={count})"
@@ -517,8 +544,10 @@ def writes(
     agent_api: dict,
     args: argparse.Namespace,
     results: dict,
+    floor: Callable[[int], None],
 ) -> dict[str, Any]:
-    """File tickets (each verified saved), then move each of them new → in progress."""
+    """File tickets (each verified saved), then move each of them new → in progress; each level
+    just after the floor at that level."""
     from tickets.models import Ticket
 
     run = datetime.now(UTC).strftime("%H%M%S")
@@ -548,7 +577,8 @@ def writes(
     offset = 0
     for concurrency in args.concurrency:
         before = len(filed)
-        levels[f"c{concurrency}"] = timed_loop(file, args.requests, concurrency, offset)
+        own_floor = local_floor(floor, args.requests, concurrency)
+        levels[f"c{concurrency}"] = timed_loop(file, args.requests, concurrency, offset) | own_floor
         offset += args.requests
         ids = filed[before:]
         saved = Ticket.objects.filter(pk__in=ids, title__startswith=f"基准 {run} #").count()
@@ -583,7 +613,10 @@ def writes(
     offset = 0
     per_level = min(args.requests, len(targets) // max(len(args.concurrency), 1))
     for concurrency in args.concurrency:
-        levels[f"c{concurrency}"] = timed_loop(transition, per_level, concurrency, offset)
+        own_floor = local_floor(floor, per_level, concurrency)
+        levels[f"c{concurrency}"] = (
+            timed_loop(transition, per_level, concurrency, offset) | own_floor
+        )
         offset += per_level
         log(
             f"  {'api_transition':<22} c={concurrency}: "
@@ -985,7 +1018,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 cell = http[name][level]
                 figures[level] = cell | {
-                    "x_floor_p50": round(cell["p50_ms"] / floor[level]["p50_ms"], 2)
+                    "x_floor_p50": round(
+                        cell["p50_ms"] / cell.get("floor_p50_ms", floor[level]["p50_ms"]), 2
+                    )
                 }
             sql = results[size]["sql"].get(name)
             if sql:
