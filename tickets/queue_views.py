@@ -1,7 +1,7 @@
 """The agent's department queue: filter, sort by due time, page by keyset, assign in bulk."""
 
 import html
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -290,28 +290,35 @@ class _DueCellWords:
         return "".join(parts)
 
     def overdue(self, minutes: int) -> str:
-        badge = self.overdue_badges.get(minutes)
-        if badge is None:
-            overdue = ngettext(
+        return _badge(
+            self.overdue_badges,
+            minutes,
+            "badge breach",
+            lambda n: ngettext(
                 "overdue by %(minutes)s business minute",
                 "overdue by %(minutes)s business minutes",
-                minutes,
-            ) % {"minutes": formats.localize(minutes)}
-            badge = f' <span class="badge breach">{html.escape(overdue)}</span>'
-            self.overdue_badges[minutes] = badge
-        return badge
+                n,
+            ),
+        )
 
     def left(self, minutes: int) -> str:
-        remaining = self.remaining.get(minutes)
-        if remaining is None:
-            left = ngettext(
-                "%(minutes)s business minute left",
-                "%(minutes)s business minutes left",
-                minutes,
-            ) % {"minutes": formats.localize(minutes)}
-            remaining = f' <span class="remaining">{html.escape(left)}</span>'
-            self.remaining[minutes] = remaining
-        return remaining
+        return _badge(
+            self.remaining,
+            minutes,
+            "remaining",
+            lambda n: ngettext(
+                "%(minutes)s business minute left", "%(minutes)s business minutes left", n
+            ),
+        )
+
+
+def _badge(kept: dict[int, str], minutes: int, css: str, words: Callable[[int], str]) -> str:
+    """A minutes badge, written once per number of minutes per page."""
+    badge = kept.get(minutes)
+    if badge is None:
+        text = words(minutes) % {"minutes": formats.localize(minutes)}
+        badge = kept[minutes] = f' <span class="{css}">{html.escape(text)}</span>'
+    return badge
 
 
 def _name(first_name: str | None, last_name: str | None, username: str | None) -> str:

@@ -314,11 +314,8 @@ def ticket_page_attachments(user: User, ticket: Ticket, *, limit: int) -> list[d
 
 @cache
 def _page_comments(provider_side: bool, limit: int) -> Statement:
-    comments = _for_side(Comment.objects.filter(ticket_id=_TICKET_ID), provider_side)
-    rows = comments.order_by("created_at", "id").values(
-        "id", "body_html", "internal", "created_at", author_names=PersonNames("author_id")
-    )
-    return Statement(rows[:limit], ticket_id=_TICKET_ID)
+    fields = ("id", "body_html", "internal", "created_at")
+    return _page_rows(Comment, provider_side, limit, fields, "author")
 
 
 @cache
@@ -329,11 +326,20 @@ def _page_events(provider_side: bool, limit: int) -> Statement:
 
 @cache
 def _page_attachments(provider_side: bool, limit: int) -> Statement:
-    attachments = _for_side(Attachment.objects.filter(ticket_id=_TICKET_ID), provider_side)
-    rows = attachments.order_by("created_at", "id").values(
-        "id", "filename", "size", "internal", uploaded_by_names=PersonNames("uploaded_by_id")
+    fields = ("id", "filename", "size", "internal")
+    return _page_rows(Attachment, provider_side, limit, fields, "uploaded_by")
+
+
+def _page_rows(
+    model: type[Model], provider_side: bool, limit: int, fields: tuple[str, ...], person: str
+) -> Statement:
+    """A ticket's comments or attachments as the side sees them, oldest first, with `fields`
+    and the `person`'s names."""
+    rows = _for_side(model.objects.filter(ticket_id=_TICKET_ID), provider_side)
+    named = rows.order_by("created_at", "id").values(
+        *fields, **{f"{person}_names": PersonNames(f"{person}_id")}
     )
-    return Statement(rows[:limit], ticket_id=_TICKET_ID)
+    return Statement(named[:limit], ticket_id=_TICKET_ID)
 
 
 def ticket_to_show(user: User, reference: str) -> Ticket | None:
