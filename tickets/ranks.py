@@ -45,9 +45,15 @@ class Rank(Func):
         self.column = column
         super().__init__(F(column))
 
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> "Rank":
+        resolved = super().resolve_expression(*args, **kwargs)
+        # The CASE other databases run, resolved against the query like the rank itself.
+        resolved.resolved_case = self.case().resolve_expression(*args, **kwargs)
+        return resolved
+
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         if connection.vendor != "postgresql":
-            return compiler.compile(self.case())
+            return compiler.compile(self.resolved_case)
         column, params = compiler.compile(self.source_expressions[0])
         return f"{RANKED[self.column][0]}({column})", params
 

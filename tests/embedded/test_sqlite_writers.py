@@ -1,7 +1,8 @@
 """The embedded set-up (`./dev run`: SQLite, web + worker + beat as separate processes) lets
 writers that first read wait for each other instead of failing: two processes running
 read-then-write transactions at once all commit (seen before: a Celery task failing at once
-with "database is locked" while another wrote)."""
+with "database is locked" while another wrote). And what is written for PostgreSQL alone has
+its SQLite form: ordering by rank."""
 
 import os
 import subprocess
@@ -85,3 +86,48 @@ def test_without_immediate_transactions_one_writer_fails(migrated):
     is refused at once."""
     results = _writers(migrated, "DEFERRED")
     assert any("database is locked" in r.stderr for r in results), [r.returncode for r in results]
+
+
+RANKS = r"""
+import django
+
+django.setup()
+from django.utils import timezone
+
+from departments.models import Department, User
+from tickets.models import Service, Ticket
+from tickets.ranks import Rank
+
+it = Department.objects.create(name="信息技术部", code="IT")
+someone = User.objects.create(username="someone", department=it)
+service = Service.objects.create(department=it, name="电脑")
+for number, (priority, status) in enumerate(
+    [("low", "waiting"), ("urgent", "closed"), ("normal", "new"), ("high", "assigned")]
+):
+    Ticket.objects.create(
+        reference=f"IT-2026-{number:06}", title="排序", service=service, provider_department=it,
+        requester=someone, requester_department=it, priority=priority, status=status,
+        created_at=timezone.now(),
+    )
+for column in ("priority", "status"):
+    ranked = Ticket.objects.annotate(rank=Rank(column)).order_by("rank", "id")
+    print(column, " ".join(ranked.values_list(column, flat=True)))
+"""
+
+
+def test_priority_and_status_order_by_rank_on_sqlite(migrated):
+    """tickets.ranks writes the ranks as CASE where PostgreSQL's rank functions do not exist
+    (the queue's priority sort and the API's ?ordering=priority|status)."""
+    done = subprocess.run(  # noqa: S603 - our interpreter and script
+        [sys.executable, "-c", RANKS],
+        cwd=BASE_DIR,
+        env=migrated,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.splitlines() == [
+        "priority urgent high normal low",
+        "status new assigned waiting closed",
+    ]
