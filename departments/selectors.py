@@ -1,6 +1,6 @@
 """Read queries about who holds which role where."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -51,7 +51,9 @@ def _load_roles(user: User) -> None:
             provider.add(value)
             if tag == Membership.Role.HEAD:
                 headed.add(value)
-    _remember_roles(user, provider, headed, companions)
+    user._provider_department_ids = frozenset(provider)  # type: ignore[attr-defined]
+    user._headed_department_ids = frozenset(headed)  # type: ignore[attr-defined]
+    user.roles_companions = companions  # type: ignore[attr-defined]
 
 
 @cache
@@ -63,14 +65,6 @@ def _roles_statement(companion_rows: Callable[[Any], QuerySet] | None) -> Statem
     if companion_rows is not None:
         rows = rows.union(companion_rows(user_id), all=True)
     return Statement(rows, user_id=user_id)
-
-
-def _remember_roles(
-    user: User, provider: Iterable[int], headed: Iterable[int], companions: dict[str, int]
-) -> None:
-    user._provider_department_ids = frozenset(provider)  # type: ignore[attr-defined]
-    user._headed_department_ids = frozenset(headed)  # type: ignore[attr-defined]
-    user.roles_companions = companions  # type: ignore[attr-defined]
 
 
 def is_agent_of(user: User, department_id: int) -> bool:

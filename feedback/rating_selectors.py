@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from departments.models import User
 from departments.selectors import headed_department_ids
-from servicedesk.statements import Statement, slot
+from servicedesk.statements import Statement, numbered_slots, numbered_values, slot
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.selectors import PersonNames, named_people
 
@@ -188,17 +188,16 @@ def ticket_kudos_rows(user: User, ticket: Ticket) -> list[dict[str, Any]]:
     queryset's building cost twice its read (issue #6)."""
     if not user.is_authenticated:
         return []
-    headed = sorted(headed_department_ids(user))
+    headed = headed_department_ids(user)
     statement = _ticket_kudos_statement(user.is_staff, len(headed))
-    values = {"ticket_id": ticket.pk, "user_id": user.pk}
-    values.update((f"headed_{i}", department_id) for i, department_id in enumerate(headed))
+    values = {"ticket_id": ticket.pk, "user_id": user.pk} | numbered_values("headed", headed)
     return named_people(statement.dicts(**values), "agent", "giver")
 
 
 @cache
 def _ticket_kudos_statement(is_staff: bool, headed_count: int) -> Statement:
     ticket_id, user_id = slot(0), slot(1)
-    headed = {f"headed_{i}": slot(2 + i) for i in range(headed_count)}
+    headed = numbered_slots("headed", headed_count, first=2)
     kudos = _visible_kudos(
         Kudos.objects.filter(ticket_id=ticket_id), user_id, is_staff, list(headed.values())
     )

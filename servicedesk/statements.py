@@ -13,7 +13,7 @@ under such a key).
 """
 
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,17 @@ def text_slot(number: int) -> str:
 def time_slot(number: int) -> datetime:
     """The stand-in for a statement's `number`-th time value."""
     return datetime(1970, 1, 1, 0, 0, 0, 770_000 + number, tzinfo=UTC)
+
+
+def numbered_slots(name: str, count: int, *, first: int) -> dict[str, int]:
+    """Stand-ins for `count` ids (`name_0`, `name_1`, ...), from `slot(first)` on: a list of
+    ids whose length is part of the statement's shape (its cache key)."""
+    return {f"{name}_{i}": slot(first + i) for i in range(count)}
+
+
+def numbered_values(name: str, ids: Iterable[int]) -> dict[str, int]:
+    """The values of `numbered_slots(name, len(ids), ...)` for these ids."""
+    return {f"{name}_{i}": value for i, value in enumerate(sorted(ids))}
 
 
 def stand_in(value: Any, number: int) -> Any:

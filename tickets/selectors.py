@@ -14,7 +14,7 @@ from django.db.models import CharField, F, Field, Func, Model, OuterRef, Q, Quer
 
 from departments.models import Department, User, person_name
 from departments.selectors import headed_department_ids, provider_department_ids
-from servicedesk.statements import Statement, slot, text_slot
+from servicedesk.statements import Statement, numbered_slots, numbered_values, slot, text_slot
 
 from .models import Attachment, Comment, Service, Ticket, TicketEvent
 from .workflow import AGENT, HEAD, REQUESTER
@@ -348,10 +348,9 @@ def ticket_to_show(user: User, reference: str) -> Ticket | None:
     PostgreSQL plans a five-join select twice as long as this four-join one."""
     if not user.is_authenticated:
         return None
-    headed, provided = sorted(headed_department_ids(user)), sorted(provider_department_ids(user))
+    headed, provided = headed_department_ids(user), provider_department_ids(user)
     values: dict[str, Any] = {"reference": reference, "user_id": user.pk}
-    values.update((f"headed_{i}", department_id) for i, department_id in enumerate(headed))
-    values.update((f"provided_{i}", department_id) for i, department_id in enumerate(provided))
+    values |= numbered_values("headed", headed) | numbered_values("provided", provided)
     tickets = _ticket_to_show_statement(len(headed), len(provided)).instances(**values)
     return tickets[0] if tickets else None
 
@@ -360,8 +359,8 @@ def ticket_to_show(user: User, reference: str) -> Ticket | None:
 def _ticket_to_show_statement(headed_count: int, provided_count: int) -> Statement:
     """`ticket_to_show`'s query for viewers heading and providing for that many departments."""
     user_id, reference = slot(0), text_slot(0)
-    headed = {f"headed_{i}": slot(1 + i) for i in range(headed_count)}
-    provided = {f"provided_{i}": slot(1 + headed_count + i) for i in range(provided_count)}
+    headed = numbered_slots("headed", headed_count, first=1)
+    provided = numbered_slots("provided", provided_count, first=1 + headed_count)
     tickets = _visible_to(
         Ticket.objects.select_related("service", "provider_department", "requester", "assignee"),
         user_id,
@@ -377,14 +376,14 @@ def named_people(rows: list[dict[str, Any]], *people: str) -> list[dict[str, Any
     for row in rows:
         for person in people:
             names = row.pop(f"{person}_names")
-            row[person] = None if names is None else person_name(*_name_parts(names))
+            row[person] = None if names is None else name_of(names)
     return rows
 
 
-def _name_parts(names: list[str]) -> tuple[str, str, str]:
-    """PERSON_NAMES in `person_name`'s order."""
+def name_of(names: list[str]) -> str:
+    """A person's name (`str(user)`) from a `PersonNames` column's value."""
     username, first_name, last_name = names
-    return first_name, last_name, username
+    return person_name(first_name, last_name, username)
 
 
 def requestable_services(user: User) -> QuerySet[Service]:

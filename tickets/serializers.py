@@ -7,10 +7,11 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from departments.models import Department, User, person_name
+from departments.models import Department, User
 from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes_of
 
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
+from .selectors import name_of
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -220,9 +221,8 @@ class TicketRows:
             return None
         summary = self.people.get(user_id)
         if summary is None:
-            username, first_name, last_name = row[f"{role}_names"]  # selectors.PERSON_NAMES
-            name = person_name(first_name, last_name, username)
-            summary = {"id": user_id, "username": username, "name": name}
+            names = row[f"{role}_names"]
+            summary = {"id": user_id, "username": names[0], "name": name_of(names)}
             self.people[user_id] = summary
         return summary
 
@@ -347,7 +347,7 @@ def event_rows_data(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "id": row["id"],
             "kind": row["kind"],
             "actor": row["actor_id"],
-            "actor_name": None if row["actor_id"] is None else _actor_name(row["actor_names"]),
+            "actor_name": None if row["actor_id"] is None else name_of(row["actor_names"]),
             "from_value": row["from_value"],
             "to_value": row["to_value"],
             "internal": row["internal"],
@@ -356,11 +356,6 @@ def event_rows_data(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
-
-
-def _actor_name(names: list[str]) -> str:
-    username, first_name, last_name = names  # selectors.PERSON_NAMES
-    return person_name(first_name, last_name, username)
 
 
 class PromiseQuerySerializer(serializers.Serializer):
