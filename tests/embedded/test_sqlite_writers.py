@@ -7,6 +7,7 @@ its SQLite form: ordering by rank."""
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,14 @@ from django.db import transaction
 if sys.argv[1] != "settings":  # the failure this guards against, for the test's own check
     settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] = sys.argv[1]
 from slas.models import BusinessCalendar
+# Both writers start together: on a loaded machine one process's start-up could outlast the
+# other's whole loop, and then nothing overlapped.
+gate = sys.argv[2]
+open(os.path.join(gate, str(os.getpid())), "w").close()
+for _ in range(600):
+    if len(os.listdir(gate)) >= 2:
+        break
+    time.sleep(0.05)
 for i in range(40):
     with transaction.atomic():
         BusinessCalendar.objects.count()  # a read first: the transaction holds a shared lock
@@ -43,21 +52,22 @@ def _environment(database: Path) -> dict[str, str]:
 
 
 def _writers(env: dict[str, str], mode: str) -> list[subprocess.CompletedProcess]:
-    processes = [
-        subprocess.Popen(  # noqa: S603 - our interpreter and script
-            [sys.executable, "-c", WRITER, mode],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    with tempfile.TemporaryDirectory(prefix="writers-") as gate:
+        processes = [
+            subprocess.Popen(  # noqa: S603 - our interpreter and script
+                [sys.executable, "-c", WRITER, mode, gate],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        results = []
+        for process in processes:
+            out, err = process.communicate(timeout=120)
+            results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
     return results
 
 
