@@ -19,6 +19,11 @@ balance entry per key, in one transaction; so in any snapshot a day without entr
 row. Folds are serialised by a lock, so a fold reading an older snapshot never overwrites a newer
 row.
 
+Reads. A department's sides are read together (`department_tallies`): one query for the ledger
+(stale days, open tickets now), one for the rows, one for the fine counts the percentiles need,
+one for the stale days' tickets. Tallies are kept per process until the ledger shows a change
+of their side or day, or a fold (`_kept`).
+
 Writes that change figures: filing, transitions and edits (`tickets.services`), the first
 response, the sweep's breach flags, `clocks.replay`, deleting in the admin. A policy edit moves
 only the due times of running clocks of open tickets, which changes no figure: a running clock is
@@ -41,9 +46,9 @@ import bisect
 import math
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import reduce
 from operator import or_
@@ -52,11 +57,27 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Min, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    JSONField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from servicedesk.statements import fetch
 from tickets.models import OPEN_STATUSES, Ticket
 
 from . import metrics
@@ -137,14 +158,15 @@ class ClockTally:
     # coarse bucket -> fine counts; complete for live tallies, loaded on demand for stored ones
     fine: defaultdict[int, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
 
-    def add(self, other: "ClockTally") -> None:
+    def add(self, other: "ClockTally", *, histograms: bool = True) -> None:
         self.measured += other.measured
         self.met += other.met
         self.breached += other.breached
         self.timed += other.timed
-        self.coarse.update(other.coarse)
-        for coarse, counts in other.fine.items():
-            self.fine[coarse].update(counts)
+        if histograms:
+            self.coarse.update(other.coarse)
+            for coarse, counts in other.fine.items():
+                self.fine[coarse].update(counts)
 
     def ranks_needed(self) -> set[int]:
         """The coarse buckets holding the ranks the percentiles interpolate between."""
@@ -215,12 +237,14 @@ class Tally:
         default_factory=lambda: {name: ClockTally() for name in CLOCK_NAMES}
     )
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: "Tally", *, histograms: bool = True) -> None:
+        """Add the other's figures; `histograms=False`: its counts only (no percentiles or bars
+        are read of this one)."""
         self.tickets += other.tickets
         self.reopened += other.reopened
         self.resolved_once += other.resolved_once
         for name in CLOCK_NAMES:
-            self.clocks[name].add(other.clocks[name])
+            self.clocks[name].add(other.clocks[name], histograms=histograms)
 
     def row(self, key: DayKey, computed_at: datetime, *, span: str = DAY) -> PeriodFigures:
         department_id, side, day = key
@@ -617,6 +641,7 @@ def _fold_batch(batch_size: int) -> int:
     if not entries:
         return 0
     FigureLedgerEntry.objects.filter(pk__in=[entry[0] for entry in entries]).delete()
+    FiguresBuild.objects.update(folds=F("folds") + 1)  # readers' kept tallies: see `_kept`
     moves: Counter[tuple[int, str, str, str, int | None]] = Counter()
     for _pk, department_id, side, _day, status, priority, assignee_id, count in entries:
         if status:
@@ -644,8 +669,14 @@ def fold_changes(*, batch_size: int = 10000) -> int:
 
 
 def ready() -> bool:
-    """Whether the figures were built for the running time zone and bucket layout."""
-    return FiguresBuild.objects.filter(time_zone=settings.TIME_ZONE, layout=LAYOUT).exists()
+    """Whether the figures were built for the running time zone and bucket layout (one query,
+    compiled once per process)."""
+    zone = settings.TIME_ZONE
+
+    def build() -> QuerySet:
+        return FiguresBuild.objects.filter(time_zone=zone, layout=LAYOUT).values("pk")[:1]
+
+    return bool(fetch(("slas.figures.ready", zone, LAYOUT), build))
 
 
 def _open_balances_from_tickets() -> list[FigureLedgerEntry]:
@@ -744,6 +775,8 @@ ASSIGNEE_COLUMNS = (
     "assignee__first_name",
     "assignee__last_name",
 )
+# The ticket column naming the department of each side.
+SIDE_COLUMNS = {PROVIDER: "provider_department_id", CONSUMER: "requester_department_id"}
 
 
 @dataclass
@@ -752,6 +785,88 @@ class LedgerRead:
     open_counts: dict[tuple[str, str], int]  # open tickets now per (status, priority)
     # open tickets now per assignee, most first, as `open_by_assignee` (when asked)
     open_by_assignee: list[dict[str, Any]] | None = None
+    # Unfolded entries per stale day, and (build id, folds) as the same read saw them (None
+    # before a build): what tallies are kept under (`_kept_key`).
+    entries: dict[date, int] = field(default_factory=dict)
+    generation: tuple[int, int] | None = None
+    all_entries: int = 0  # of the side, balances included (with `generation`: a period's key)
+
+
+def _ledger_rows(
+    department_id: int, sides: tuple[str, ...], by_assignee: bool
+) -> list[dict[str, Any]]:
+    """The department's entries on `sides` summed per side, key and local day, with the build
+    and its folds from the same statement (one snapshot); compiled once per process."""
+    zone = settings.TIME_ZONE
+
+    def build(department_id: int) -> QuerySet:
+        built = FiguresBuild.objects.filter(time_zone=zone, layout=LAYOUT).order_by("pk")
+        columns = ["side", "status", "priority", *(ASSIGNEE_COLUMNS if by_assignee else ())]
+        return (
+            FigureLedgerEntry.objects.filter(department_id=department_id, side__in=sides)
+            .values(
+                *columns,
+                entry_day=TruncDate("ticket_created_at", tzinfo=ZoneInfo(zone)),
+                build_id=Subquery(built.values("pk")[:1]),
+                build_folds=Subquery(built.values("folds")[:1]),
+            )
+            .annotate(n=Sum("count"), entries=Count("pk"))
+            # By username: ties in the workload keep this order (the sort below is stable).
+            .order_by(*(["assignee__username"] if by_assignee else []))
+        )
+
+    key = ("slas.figures.ledger", sides, by_assignee, zone, LAYOUT)
+    return fetch(key, build, department_id=department_id)
+
+
+def read_ledgers(
+    *,
+    department_id: int,
+    sides: Iterable[str],
+    stale_from: date | None = None,
+    stale_to: date | None = None,
+    by_assignee: Collection[str] = (),
+) -> dict[str, LedgerRead]:
+    """What the ledger says of the department on each of `sides`, in one query: its open
+    tickets now (per status and priority; per assignee on the sides in `by_assignee`) and which
+    days in [stale_from, stale_to) have unfolded changes. Both are sums over the same entries:
+    the department's balances (no day) and its unfolded entries (few between folds), grouped by
+    key and local day."""
+    sides = tuple(sides)
+    reads = {side: LedgerRead(stale=set(), open_counts={}) for side in sides}
+    counts: dict[str, defaultdict[tuple[str, str], int]] = {
+        side: defaultdict(int) for side in sides
+    }
+    assignees: dict[str, dict[int | None, dict[str, Any]]] = {side: {} for side in sides}
+    span = (stale_from, stale_to) if stale_from is not None and stale_to is not None else None
+    generation = None
+    for row in _ledger_rows(department_id, sides, bool(by_assignee)):
+        side, read = row["side"], reads[row["side"]]
+        if row["build_id"] is not None:
+            generation = (row["build_id"], row["build_folds"])
+        read.all_entries += row["entries"]
+        day = row["entry_day"]  # None for a balance
+        if span is not None and day is not None and span[0] <= day < span[1]:
+            read.stale.add(day)
+            read.entries[day] = read.entries.get(day, 0) + row["entries"]
+        if not row["status"]:
+            continue
+        counts[side][(row["status"], row["priority"])] += row["n"]
+        if side in by_assignee:
+            assignee = assignees[side].setdefault(
+                row["assignee_id"],
+                {**{column: row[column] for column in ASSIGNEE_COLUMNS}, "open_tickets": 0},
+            )
+            assignee["open_tickets"] += row["n"]
+    for side, read in reads.items():
+        read.generation = generation
+        read.open_counts = dict(counts[side])
+        if side in by_assignee:
+            read.open_by_assignee = sorted(
+                (assignee for assignee in assignees[side].values() if assignee["open_tickets"] > 0),
+                key=lambda assignee: -assignee["open_tickets"],
+            )
+    return reads
 
 
 def read_ledger(
@@ -762,43 +877,14 @@ def read_ledger(
     stale_to: date | None = None,
     by_assignee: bool = False,
 ) -> LedgerRead:
-    """What the ledger says of the department as provider or consumer, in one query: its open
-    tickets now (per status and priority; per assignee if asked) and which days in
-    [stale_from, stale_to) have unfolded changes. Both are sums over the same entries: the
-    department's balances (no day) and its unfolded entries (few between folds), grouped by key
-    and local day."""
-    columns = ["status", "priority", *(ASSIGNEE_COLUMNS if by_assignee else ())]
-    # By username: ties in the workload keep this order (the sort below is stable).
-    rows = (
-        FigureLedgerEntry.objects.filter(department_id=department_id, side=side)
-        .values(*columns, entry_day=TruncDate("ticket_created_at", tzinfo=_zone()))
-        .annotate(n=Sum("count"))
-        .order_by(*(["assignee__username"] if by_assignee else []))
-    )
-    stale: set[date] = set()
-    counts: defaultdict[tuple[str, str], int] = defaultdict(int)
-    assignees: dict[int | None, dict[str, Any]] = {}
-    span = (stale_from, stale_to) if stale_from is not None and stale_to is not None else None
-    for row in rows:
-        day = row["entry_day"]  # None for a balance
-        if span is not None and day is not None and span[0] <= day < span[1]:
-            stale.add(day)
-        if not row["status"]:
-            continue
-        counts[(row["status"], row["priority"])] += row["n"]
-        if by_assignee:
-            assignee = assignees.setdefault(
-                row["assignee_id"],
-                {**{column: row[column] for column in ASSIGNEE_COLUMNS}, "open_tickets": 0},
-            )
-            assignee["open_tickets"] += row["n"]
-    workload = None
-    if by_assignee:
-        workload = sorted(
-            (assignee for assignee in assignees.values() if assignee["open_tickets"] > 0),
-            key=lambda assignee: -assignee["open_tickets"],
-        )
-    return LedgerRead(stale=stale, open_counts=dict(counts), open_by_assignee=workload)
+    """`read_ledgers` of one side."""
+    return read_ledgers(
+        department_id=department_id,
+        sides=(side,),
+        stale_from=stale_from,
+        stale_to=stale_to,
+        by_assignee=(side,) if by_assignee else (),
+    )[side]
 
 
 def open_counts(*, department_id: int, side: str) -> dict[tuple[str, str], int]:
@@ -810,6 +896,33 @@ def open_by_assignee(department_id: int) -> list[dict[str, Any]]:
     """Open tickets now per assignee of the provider department, most first (one query)."""
     workload = read_ledger(department_id=department_id, side=PROVIDER, by_assignee=True)
     return workload.open_by_assignee or []
+
+
+# Tallies kept per process, of a side's whole period and of its stale days (from their
+# tickets): the dashboard reads the same on every view until something changes. Within one
+# build, the ledger of a department's side only grows between folds (the only remover of its
+# entries, counted in `FiguresBuild.folds`), and every change of the side's figures adds an
+# entry, of the day of the ticket changed. So a tally is kept under the build and its folds, and
+# the number of entries of the side (a period) or of the day (a stale day): any change since
+# makes another key. The key comes from the ledger's statement, before anything else is read: a
+# tally is never older than the key it is kept under.
+_kept: dict[tuple[Any, ...], Any] = {}
+KEPT = 256
+_NOT_KEPT = object()  # read with one `get`: another thread may empty `_kept` in between
+
+
+def _kept_key(department_id: int, side: str, ledger: "LedgerRead", *what: Any) -> tuple | None:
+    if ledger.generation is None:
+        return None
+    return (department_id, side, ledger.generation, *what)
+
+
+def _keep(key: tuple | None, value: Any) -> None:
+    if key is None:
+        return
+    if len(_kept) >= KEPT:
+        _kept.clear()
+    _kept[key] = value
 
 
 @dataclass
@@ -827,192 +940,418 @@ GROUP_STARTS: dict[str | None, Callable[[date], date] | None] = {
 }
 
 
-def period_tallies(
+@dataclass(frozen=True)
+class _Plan:
+    """The stored rows serving one side's whole days [first_day, end_day)."""
+
+    first_day: date
+    end_day: date
+    stale: tuple[date, ...]  # computed from the tickets instead
+    months: tuple[date, ...]  # whole months: their month rows
+    # The month a future end falls in, whose row holds the histograms of the period's days of it
+    # (week groups without percentiles): nothing was created after them, unless the day counts
+    # disagree (then those days' rows after all).
+    tail_month: date | None
+
+    def day_rows(self) -> Q:
+        rows = Q(span=DAY, day__gte=self.first_day, day__lt=self.end_day)
+        return rows & ~Q(day__in=self.stale) if self.stale else rows
+
+    def histogram_months(self) -> list[date]:
+        return [*self.months, *([self.tail_month] if self.tail_month else [])]
+
+    def subtracted(self) -> list[date]:
+        """Stale days within the month rows read: their stored rows are taken off (a month row
+        is the sum of its day rows, written together), their tickets' tallies added."""
+        months = self.histogram_months()
+        return [day for day in self.stale if month_start(day) in months]
+
+    def histogram_rows(self) -> Q:
+        """Rows whose histograms add up to the period's stored days: month rows (less their
+        stale days' rows), other days."""
+        months = self.histogram_months()
+        if not months:
+            return self.day_rows()
+        # Consecutive months as one span of days (usually all of them): a shorter query.
+        in_months = reduce(
+            or_, (Q(day__gte=first, day__lt=end) for first, end in _month_spans(months))
+        )
+        rows = Q(span=MONTH, day__in=months) | (self.day_rows() & ~in_months)
+        subtracted = self.subtracted()
+        return rows | Q(span=DAY, day__in=subtracted) if subtracted else rows
+
+    def sign(self, row: dict[str, Any]) -> int:
+        """-1 for a stale day's row (in `histogram_rows` only to be taken off its month)."""
+        return -1 if row["span"] == DAY and row["day"] in self.stale else 1
+
+
+def _plan(
+    stale: set[date],
+    first_day: date,
+    end_day: date,
     *,
-    department_id: int,
-    side: str,
-    period_from: datetime,
-    period_to: datetime,
-    group_by: str | None = None,
-    group_percentiles: bool = True,
-    by_assignee: bool = False,
-) -> PeriodTallies:
-    """The figures of the department's tickets (as `side`) created in [period_from, period_to),
-    grouped by local week or month if asked.
-
-    Whole months without stale days come from their month rows (where the grouping allows; for
-    week groups without percentiles, the histograms of the month a future end falls in too),
-    other whole days from their day rows unless stale; stale days and the partial days at either
-    end are computed from the tickets. Also the department's open tickets now (`read_ledger`,
-    per assignee if `by_assignee`), from the query that finds the stale days. Queries: the
-    ledger, the rows, at most one over tickets, at most one for the fine counts the percentiles
-    fall in.
-    """
-    group_start = GROUP_STARTS[group_by]
-    zone = _zone()
-    first_day = period_from.astimezone(zone).date()
-    if day_start(first_day) < period_from:
-        first_day += timedelta(days=1)
-    end_day = period_to.astimezone(zone).date()
-    live_spans: list[tuple[datetime, datetime]] = []
-    if first_day >= end_day:  # no whole day inside
-        first_day = end_day = max(first_day, end_day)
-        live_spans.append((period_from, period_to))
-    else:
-        if period_from < day_start(first_day):
-            live_spans.append((period_from, day_start(first_day)))
-        if day_start(end_day) < period_to:
-            live_spans.append((day_start(end_day), period_to))
-
-    ledger = read_ledger(
-        department_id=department_id,
-        side=side,
-        stale_from=first_day,
-        stale_to=end_day,
-        by_assignee=by_assignee,
-    )
-    stale = ledger.stale
-    live_spans += _day_spans(stale)
-
-    scope = PeriodFigures.objects.filter(department_id=department_id, side=side)
-    day_rows = Q(span=DAY, day__gte=first_day, day__lt=end_day)
-    if stale:
-        day_rows &= ~Q(day__in=stale)
-    # Whole clean months serve the totals and month groups, not week groups' histograms.
-    histograms_only = group_by == "week" and not group_percentiles
+    group_by: str | None,
+    group_percentiles: bool,
+    future_end: bool,
+) -> _Plan:
+    # Whole months serve the totals and month groups, not week groups' histograms.
     months = []
     if group_by != "week" or not group_percentiles:
         month = month_start(first_day)
         month = month if month == first_day else next_month(month)
         while next_month(month) <= end_day:
-            if not any(month <= day < next_month(month) for day in stale):
-                months.append(month)
+            months.append(month)
             month = next_month(month)
-    # A period running into the future (the dashboard's end tomorrow) ends in a month whose
-    # row holds the histograms of the period's days of it: nothing was created after them. The
-    # day counts, read first, confirm it (else those days' rows after all, one more query).
     tail_month: date | None = month_start(end_day - timedelta(days=1))
     if not (
-        histograms_only
+        group_by == "week"
+        and not group_percentiles
         and first_day <= tail_month < end_day < next_month(tail_month)
-        and period_to > timezone.now()
-        and not any(day >= tail_month for day in stale)
+        and future_end
     ):
         tail_month = None
+    return _Plan(first_day, end_day, tuple(sorted(stale)), tuple(months), tail_month)
 
-    def histogram_rows_of(months: list[date]) -> Q:
-        if not months:
-            return day_rows
-        # Consecutive months as one span of days (usually all of them): a shorter query.
-        in_months = reduce(
-            or_, (Q(day__gte=first, day__lt=end) for first, end in _month_spans(months))
-        )
-        return Q(span=MONTH, day__in=months) | (day_rows & ~in_months)
 
-    stored = scope.filter(
-        histogram_rows_of(months if tail_month is None else [*months, tail_month])
+COARSE_COLUMNS = {name: f"coarse_{name}" for name in CLOCK_NAMES}
+
+
+def _rows_of(department_id: int, plans: dict[str, _Plan]) -> QuerySet[PeriodFigures]:
+    """The department's rows on the plans' sides within their days (month rows start on a day
+    of the period): one range of the unique index per side, which the plans' conditions then
+    narrow (alone, PostgreSQL read every row of the side to test them)."""
+    first_day = min(plan.first_day for plan in plans.values())
+    end_day = max(plan.end_day for plan in plans.values())
+    return PeriodFigures.objects.filter(
+        department_id=department_id,
+        side__in=list(plans),
+        span__in=[DAY, MONTH],
+        day__gte=first_day,
+        day__lt=end_day,
     )
 
-    total = Tally()
-    groups: defaultdict[date, Tally] = defaultdict(Tally)
-    coarse_sums: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
 
-    def add_counts(target: Tally, counts: Sequence[int]) -> None:
-        target.tickets += counts[0]
-        target.reopened += counts[1]
-        target.resolved_once += counts[2]
-        for index, name in enumerate(CLOCK_NAMES):
-            clock = target.clocks[name]
-            measured, met, breached, timed = counts[3 + 4 * index : 7 + 4 * index]
-            clock.measured += measured
-            clock.met += met
-            clock.breached += breached
-            clock.timed += timed
+def _stored_rows(
+    department_id: int, plans: dict[str, _Plan], histograms_only: bool
+) -> list[dict[str, Any]]:
+    """The rows of every side in one query, compiled once per plan (a day's shape): side,
+    span, day, the counts and each clock's coarse histogram (`coarse_<clock>`). With
+    `histograms_only` (week groups without percentiles) every day row of the period for its
+    counts, but its histograms only where no month row holds them (else null)."""
 
-    def add_coarse(target: Tally, coarse_by_clock: Sequence[dict[str, int]]) -> None:
-        # Added up under their JSON keys, converted once at the end.
-        for name, coarse in zip(CLOCK_NAMES, coarse_by_clock, strict=True):
-            sums = coarse_sums[(id(target), name)]
-            for bucket, count in coarse.items():
-                sums[bucket] = sums.get(bucket, 0) + count
+    def build(department_id: int) -> QuerySet:
+        selected = []
+        holding = []  # the rows whose histograms are read
+        for side, plan in plans.items():
+            rows = plan.histogram_rows()
+            if histograms_only:
+                holding.append(Q(side=side) & rows)
+                rows |= plan.day_rows()  # every day row, for its counts
+            selected.append(Q(side=side) & rows)
+        coarse: dict[str, Any] = {}
+        for name, alias in COARSE_COLUMNS.items():
+            if histograms_only:
+                coarse[alias] = Case(
+                    When(reduce(or_, holding), then=F(f"{name}_coarse")),
+                    default=Value(None),
+                    output_field=JSONField(),
+                )
+            else:
+                coarse[alias] = F(f"{name}_coarse")
+        return (
+            _rows_of(department_id, plans)
+            .filter(reduce(or_, selected))
+            .values("side", "span", "day", *FIGURE_FIELDS, **coarse)
+        )
 
-    coarse_columns = [f"{name}_coarse" for name in CLOCK_NAMES]
-    group_histograms = group_start is not None and group_percentiles
-    if histograms_only:
-        # Week groups need counts per day; the histograms only for the totals.
-        tail_tickets = 0
-        for day, *counts in scope.filter(day_rows).values_list("day", *FIGURE_FIELDS):
-            add_counts(total, counts)
-            add_counts(groups[group_start(day)], counts)
-            if tail_month is not None and day >= tail_month:
-                tail_tickets += counts[0]
-        rows = list(stored.values_list("span", "day", "tickets", *coarse_columns))
-        if tail_month is not None and tail_tickets != sum(
-            tickets for span, day, tickets, *_coarse in rows if span == MONTH and day == tail_month
-        ):
-            stored = scope.filter(histogram_rows_of(months))
-            rows = list(stored.values_list("span", "day", "tickets", *coarse_columns))
-        for _span, _day, _tickets, *coarse_by_clock in rows:
-            add_coarse(total, coarse_by_clock)
+    key = ("slas.figures.rows", histograms_only, tuple(plans.items()))
+    return fetch(key, build, department_id=department_id)
+
+
+def _fine_rows(
+    department_id: int, plans: dict[str, _Plan], aliases: dict[str, tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """The fine counts of the coarse buckets `aliases` names, read from the histogram rows of
+    each side's plan: a few keys of each row's fine histogram."""
+
+    def build(department_id: int) -> QuerySet:
+        rows = reduce(or_, (Q(side=side) & plan.histogram_rows() for side, plan in plans.items()))
+        return (
+            _rows_of(department_id, plans)
+            .filter(rows)
+            .annotate(
+                **{
+                    alias: KeyTransform(FINE_KEY.format(coarse), f"{name}_fine")
+                    for alias, (name, coarse) in aliases.items()
+                }
+            )
+            .values("side", "span", "day", *aliases)
+        )
+
+    key = ("slas.figures.fine", tuple(plans.items()), tuple(aliases.items()))
+    return fetch(key, build, department_id=department_id)
+
+
+def department_tallies(
+    *,
+    department_id: int,
+    sides: Sequence[str],
+    period_from: datetime,
+    period_to: datetime,
+    group_by: str | None = None,
+    group_percentiles: bool = True,
+    by_assignee: Collection[str] = (),
+) -> dict[str, PeriodTallies]:
+    """The figures of the department's tickets, as each of `sides`, created in
+    [period_from, period_to), grouped by local week or month if asked; and its open tickets
+    now (`read_ledgers`, per assignee on the sides in `by_assignee`).
+
+    Whole months come from their month rows (less the rows of their stale days; where the
+    grouping allows; for week groups without percentiles, the histograms of the month a future
+    end falls in too), other whole days from their day rows unless stale; stale days and the
+    partial days at either end are computed from the tickets. Tallies are kept until the side
+    (a period) or the day (a stale day) changes (`_kept`). Queries, all sides at once: the
+    ledger; unless kept, the rows, at most one over tickets, at most one for the fine counts the
+    percentiles fall in (and one for a future month's days, when its row does not hold them
+    after all).
+    """
+    zone = _zone()
+    first_day = period_from.astimezone(zone).date()
+    if day_start(first_day) < period_from:
+        first_day += timedelta(days=1)
+    end_day = period_to.astimezone(zone).date()
+    partial_spans: list[tuple[datetime, datetime]] = []
+    if first_day >= end_day:  # no whole day inside
+        first_day = end_day = max(first_day, end_day)
+        partial_spans.append((period_from, period_to))
     else:
-        for day, *values in stored.values_list("day", *FIGURE_FIELDS, *coarse_columns):
-            counts, coarse_by_clock = values[: len(FIGURE_FIELDS)], values[len(FIGURE_FIELDS) :]
-            add_counts(total, counts)
-            add_coarse(total, coarse_by_clock)
-            if group_start is not None:
-                add_counts(groups[group_start(day)], counts)
-                if group_histograms:
-                    add_coarse(groups[group_start(day)], coarse_by_clock)
-    for target in [total, *groups.values()]:
-        for name in CLOCK_NAMES:
-            sums = coarse_sums.get((id(target), name), {})
-            target.clocks[name].coarse.update({int(bucket): n for bucket, n in sums.items()})
+        if period_from < day_start(first_day):
+            partial_spans.append((period_from, day_start(first_day)))
+        if day_start(end_day) < period_to:
+            partial_spans.append((day_start(end_day), period_to))
 
-    if live_spans:
-        column = "provider_department_id" if side == PROVIDER else "requester_department_id"
-        tickets = Ticket.objects.filter(_created_within(live_spans), **{column: department_id})
-        for (_d, _s, day), tally in compute_tallies(tickets, sides=(side,)).items():
-            total.add(tally)
+    ledgers = read_ledgers(
+        department_id=department_id,
+        sides=sides,
+        stale_from=first_day,
+        stale_to=end_day,
+        by_assignee=by_assignee,
+    )
+    period = (period_from, period_to, group_by, group_percentiles)
+    keys = {
+        side: _kept_key(department_id, side, ledger, "period", *period, ledger.all_entries)
+        for side, ledger in ledgers.items()
+    }
+    counted = {side: _kept.get(key, _NOT_KEPT) for side, key in keys.items()}
+    missing = {side: ledger for side, ledger in ledgers.items() if counted[side] is _NOT_KEPT}
+    if missing:
+        for side, tallies in _count_period(
+            department_id,
+            missing,
+            first_day=first_day,
+            end_day=end_day,
+            partial_spans=partial_spans,
+            future_end=period_to > timezone.now(),
+            group_by=group_by,
+            group_percentiles=group_percentiles,
+        ).items():
+            _keep(keys[side], tallies)
+            counted[side] = tallies
+    return {
+        side: PeriodTallies(
+            total=counted[side][0],
+            groups=counted[side][1],
+            open_counts=ledger.open_counts,
+            open_by_assignee=ledger.open_by_assignee,
+        )
+        for side, ledger in ledgers.items()
+    }
+
+
+def _count_period(
+    department_id: int,
+    ledgers: dict[str, LedgerRead],
+    *,
+    first_day: date,
+    end_day: date,
+    partial_spans: list[tuple[datetime, datetime]],
+    future_end: bool,
+    group_by: str | None,
+    group_percentiles: bool,
+) -> dict[str, tuple[Tally, dict[date, Tally]]]:
+    """`department_tallies`' total and groups of the sides of `ledgers`, counted."""
+    group_start = GROUP_STARTS[group_by]
+    sides = tuple(ledgers)
+    histograms_only = group_by == "week" and not group_percentiles
+    group_histograms = group_start is not None and group_percentiles
+    plans = {
+        side: _plan(
+            ledgers[side].stale,
+            first_day,
+            end_day,
+            group_by=group_by,
+            group_percentiles=group_percentiles,
+            future_end=future_end,
+        )
+        for side in sides
+    }
+    totals = {side: Tally() for side in sides}
+    groups: dict[str, defaultdict[date, Tally]] = {side: defaultdict(Tally) for side in sides}
+
+    def add_counts(target: Tally, row: dict[str, Any], sign: int) -> None:
+        target.tickets += sign * row["tickets"]
+        target.reopened += sign * row["reopened"]
+        target.resolved_once += sign * row["resolved_once"]
+        for name in CLOCK_NAMES:
+            clock = target.clocks[name]
+            clock.measured += sign * row[f"{name}_measured"]
+            clock.met += sign * row[f"{name}_met"]
+            clock.breached += sign * row[f"{name}_breached"]
+            clock.timed += sign * row[f"{name}_timed"]
+
+    # Histogram rows per side, (group day, sign, row); the tail month's tickets by its day rows
+    # and by its month row (less its stale days' rows).
+    holding: dict[str, list[tuple[date, int, dict[str, Any]]]] = {side: [] for side in sides}
+    tail_tickets = dict.fromkeys(sides, 0)
+    tail_row_tickets = dict.fromkeys(sides, 0)
+    for row in _stored_rows(department_id, plans, histograms_only):
+        side, day = row["side"], row["day"]
+        plan = plans[side]
+        sign = plan.sign(row)
+        in_tail = plan.tail_month is not None and day >= plan.tail_month
+        if not histograms_only:
+            add_counts(totals[side], row, sign)
             if group_start is not None:
-                groups[group_start(day)].add(tally)
+                add_counts(groups[side][group_start(day)], row, sign)
+        elif row["span"] == DAY and sign > 0:  # here the counts come from the day rows
+            add_counts(totals[side], row, 1)
+            assert group_start is not None
+            add_counts(groups[side][group_start(day)], row, 1)
+            tail_tickets[side] += row["tickets"] if in_tail else 0
+        if not histograms_only or row[COARSE_COLUMNS[CLOCK_NAMES[0]]] is not None:
+            holding[side].append((day, sign, row))
+            if in_tail and (row["span"] == MONTH or sign < 0):
+                tail_row_tickets[side] += sign * row["tickets"]
+    # A tail month whose row holds more than the period's days: those days' rows after all.
+    wrong_tails = {
+        side: plan.tail_month
+        for side, plan in plans.items()
+        if plan.tail_month is not None and tail_tickets[side] != tail_row_tickets[side]
+    }
+    if wrong_tails:
+        within = []
+        for side, tail_month in wrong_tails.items():
+            holding[side] = [held for held in holding[side] if held[0] < tail_month]
+            plans[side] = replace(plans[side], tail_month=None)
+            within.append(Q(side=side) & plans[side].day_rows() & Q(day__gte=tail_month))
+        tail_rows = PeriodFigures.objects.filter(reduce(or_, within), department_id=department_id)
+        for row in tail_rows.values(
+            "side", "day", **{a: F(f"{n}_coarse") for n, a in COARSE_COLUMNS.items()}
+        ):
+            holding[row["side"]].append((row["day"], 1, row))
+
+    # Coarse counts added up under their JSON keys, converted once per target.
+    stored_coarse = dict.fromkeys(sides, False)
+    for side in sides:
+        sums: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+        targets: dict[int, Tally] = {id(totals[side]): totals[side]}
+        for day, sign, row in holding[side]:
+            into = [totals[side]]
+            if group_histograms:
+                assert group_start is not None
+                into.append(groups[side][group_start(day)])
+            for target in into:
+                targets[id(target)] = target
+                for name, alias in COARSE_COLUMNS.items():
+                    counts = sums[(id(target), name)]
+                    for bucket, count in row[alias].items():
+                        counts[bucket] = counts.get(bucket, 0) + sign * count
+        for (target_id, name), counts in sums.items():
+            nonzero = {int(bucket): n for bucket, n in counts.items() if n}
+            if nonzero:
+                stored_coarse[side] = True
+                targets[target_id].clocks[name].coarse.update(nonzero)
+
+    # Stale days and partial days from the tickets; stale days' tallies kept (`_kept`).
+    live: dict[str, list[tuple[date, Tally]]] = {side: [] for side in sides}
+    missing: dict[str, list[date]] = {side: [] for side in sides}
+    day_keys: dict[tuple[str, date], tuple | None] = {}
+    for side, ledger in ledgers.items():
+        for day in sorted(ledger.stale):
+            key = _kept_key(department_id, side, ledger, "day", day, ledger.entries[day])
+            day_keys[(side, day)] = key
+            kept = _kept.get(key, _NOT_KEPT)
+            if kept is _NOT_KEPT:
+                missing[side].append(day)
+            elif kept is not None:  # None: no tickets that day
+                live[side].append((day, kept))
+    spans = {
+        side: partial_spans + _day_spans(missing[side])
+        for side in sides
+        if partial_spans or missing[side]
+    }
+    if spans:
+        tickets = Ticket.objects.filter(
+            reduce(
+                or_,
+                (
+                    Q(**{SIDE_COLUMNS[side]: department_id}) & _created_within(side_spans)
+                    for side, side_spans in spans.items()
+                ),
+            )
+        )
+        computed = compute_tallies(tickets, sides=tuple(spans))
+        for side in spans:
+            for day in missing[side]:
+                tally = computed.get((department_id, side, day))
+                _keep(day_keys[(side, day)], tally)
+                if tally is not None:
+                    live[side].append((day, tally))
+        for (key_department, side, day), tally in computed.items():
+            # The partial days at either end (never whole days of the period).
+            partial = not first_day <= day < end_day
+            if key_department == department_id and side in spans and partial:
+                live[side].append((day, tally))
+    for side, tallies in live.items():
+        for day, tally in tallies:
+            totals[side].add(tally)
+            if group_start is not None:
+                groups[side][group_start(day)].add(tally, histograms=group_histograms)
 
     # Fine counts of the coarse buckets the percentiles fall in, for the stored rows only (live
     # tallies carry theirs): one query reading a few keys of each row's fine histogram.
-    wanted: dict[str, set[int]] = {}
-    for name in CLOCK_NAMES:
-        needs = total.clocks[name].ranks_needed() if total.clocks[name].timed else set()
-        if group_histograms:
-            for tally in groups.values():
-                if tally.clocks[name].timed:
-                    needs |= tally.clocks[name].ranks_needed()
-        wanted[name] = needs
-    keys = {
+    wanted: dict[str, dict[str, set[int]]] = {}
+    for side in sides:
+        if not stored_coarse[side]:
+            continue
+        for name in CLOCK_NAMES:
+            clock = totals[side].clocks[name]
+            needs = clock.ranks_needed() if clock.timed else set()
+            if group_histograms:
+                for tally in groups[side].values():
+                    if tally.clocks[name].timed:
+                        needs |= tally.clocks[name].ranks_needed()
+            wanted.setdefault(side, {})[name] = needs
+    aliases = {
         f"fine_{name}_{coarse}": (name, coarse)
-        for name, needs in wanted.items()
-        for coarse in sorted(needs)
+        for needs in wanted.values()
+        for name, coarses in needs.items()
+        for coarse in sorted(coarses)
     }
-    if keys and any(coarse_sums.values()):
-        fine_rows = stored.annotate(
-            **{
-                alias: KeyTransform(FINE_KEY.format(coarse), f"{name}_fine")
-                for alias, (name, coarse) in keys.items()
-            }
-        ).values("day", *keys)
-        for values in fine_rows:
-            targets = [total]
+    fine_plans = {side: plans[side] for side, needs in wanted.items() if any(needs.values())}
+    if fine_plans:
+        for values in _fine_rows(department_id, fine_plans, dict(sorted(aliases.items()))):
+            side = values["side"]
+            sign = plans[side].sign(values)
+            targets = [totals[side]]
             if group_histograms:
                 assert group_start is not None
-                targets.append(groups[group_start(values["day"])])
-            for alias, (name, coarse) in keys.items():
+                targets.append(groups[side][group_start(values["day"])])
+            for alias, (name, coarse) in aliases.items():
                 counts = values[alias]
-                if not counts:
+                if not counts or coarse not in wanted[side][name]:
                     continue
-                parsed = {int(bucket): n for bucket, n in counts.items()}
+                parsed = {int(bucket): sign * n for bucket, n in counts.items()}
                 for tally in targets:
                     tally.clocks[name].fine[coarse].update(parsed)
-    return PeriodTallies(
-        total=total,
-        groups=dict(groups),
-        open_counts=ledger.open_counts,
-        open_by_assignee=ledger.open_by_assignee,
-    )
+    return {side: (totals[side], dict(groups[side])) for side in sides}

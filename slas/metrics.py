@@ -533,30 +533,60 @@ def _tally_figures(tally: "figures.Tally", name: str, *, percentiles: bool) -> C
     )
 
 
-def _sla_metrics_from_figures(
+def department_sla_metrics(
     *,
-    scope: MetricsScope,
-    side: str,
+    department_id: int,
+    sides: Sequence[str],
     period_from: datetime,
     period_to: datetime,
     group_by: str | None,
-    group_percentiles: bool,
-    resolution_buckets: Sequence[tuple[float | None, float | None]] | None,
-    assignee_backlog: bool,
-) -> SlaMetrics:
-    department_id = (
-        scope.provider_department_id if side == figures.PROVIDER else scope.consumer_department_id
-    )
-    assert department_id is not None
-    tallies = figures.period_tallies(
+    group_percentiles: bool = True,
+    resolution_buckets: Sequence[tuple[float | None, float | None]] | None = None,
+    assignee_backlog: Sequence[str] = (),
+) -> dict[str, SlaMetrics]:
+    """`sla_metrics` of the whole department as each of `sides` (`figures.PROVIDER`,
+    `figures.CONSUMER`) from the daily figures, all sides from the same few queries
+    (`figures.department_tallies`). The figures must be built (`figures.ready()`); `group_by`
+    one of `figures.GROUP_STARTS`; `assignee_backlog` the sides whose `backlog_by_assignee` is
+    asked."""
+    tallies = figures.department_tallies(
         department_id=department_id,
-        side=side,
+        sides=sides,
         period_from=period_from,
         period_to=period_to,
         group_by=group_by,
         group_percentiles=group_percentiles,
         by_assignee=assignee_backlog,
     )
+    reports = {}
+    for side in sides:
+        scope = (
+            MetricsScope(provider_department_id=department_id)
+            if side == figures.PROVIDER
+            else MetricsScope(consumer_department_id=department_id)
+        )
+        reports[side] = _metrics_of_tallies(
+            tallies[side],
+            scope=scope,
+            period_from=period_from,
+            period_to=period_to,
+            group_by=group_by,
+            group_percentiles=group_percentiles,
+            resolution_buckets=resolution_buckets,
+        )
+    return reports
+
+
+def _metrics_of_tallies(
+    tallies: "figures.PeriodTallies",
+    *,
+    scope: MetricsScope,
+    period_from: datetime,
+    period_to: datetime,
+    group_by: str | None,
+    group_percentiles: bool,
+    resolution_buckets: Sequence[tuple[float | None, float | None]] | None,
+) -> SlaMetrics:
     total = tallies.total
     groups = []
     if group_by:
@@ -631,16 +661,22 @@ def sla_metrics(
         if use_figures is None:
             use_figures = figures.ready()
         if use_figures:
-            return _sla_metrics_from_figures(
-                scope=scope,
-                side=side,
+            department_id = (
+                scope.provider_department_id
+                if side == figures.PROVIDER
+                else scope.consumer_department_id
+            )
+            assert department_id is not None
+            return department_sla_metrics(
+                department_id=department_id,
+                sides=(side,),
                 period_from=period_from,
                 period_to=period_to,
                 group_by=group_by,
                 group_percentiles=group_percentiles,
                 resolution_buckets=resolution_buckets,
-                assignee_backlog=assignee_backlog,
-            )
+                assignee_backlog=(side,) if assignee_backlog else (),
+            )[side]
     tickets = Ticket.objects.filter(
         scope.condition(), created_at__gte=period_from, created_at__lt=period_to
     )

@@ -281,6 +281,10 @@ class FiguresBuild(models.Model):
     time_zone = models.CharField(max_length=64)
     layout = models.BigIntegerField()
     finished_at = models.DateTimeField()
+    # Folds since the build, counted in each fold's transaction: with the build's id, it tells
+    # readers whether a fold (the only remover of ledger entries) ran since they last looked.
+    # A database default too: a process still running the previous release inserts builds.
+    folds = models.PositiveBigIntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"{self.time_zone} {self.layout} {self.finished_at}"
