@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from servicedesk.errors import InvalidInput
 
 from .models import Priority, Service
-from .widgets import OnePassSelect
+from .widgets import (
+    OnePassCheckboxInput,
+    OnePassFileInput,
+    OnePassSelect,
+    OnePassTextarea,
+    OnePassTextInput,
+)
 
 ANSWER_PREFIX = "answer_"
 
@@ -93,9 +99,11 @@ class TicketRequestForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
-    body = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 4}))
-    internal = forms.BooleanField(label=_("Internal note (provider only)"), required=False)
-    attachment = forms.FileField(label=_("Attachment"), required=False)
+    body = forms.CharField(label=_("Reply"), widget=OnePassTextarea(attrs={"rows": 4}))
+    internal = forms.BooleanField(
+        label=_("Internal note (provider only)"), required=False, widget=OnePassCheckboxInput
+    )
+    attachment = forms.FileField(label=_("Attachment"), required=False, widget=OnePassFileInput)
 
     def __init__(self, *args: Any, provider_side: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,9 +120,9 @@ class ReplyForm(forms.Form):
 class TicketEditForm(forms.Form):
     """The requester's edit of title and description while the ticket is new."""
 
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200, widget=OnePassTextInput)
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Description"), required=False, widget=OnePassTextarea(attrs={"rows": 4})
     )
 
 

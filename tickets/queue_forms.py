@@ -1,11 +1,13 @@
 """Forms of the agent's department queue: the filters and bulk assignment."""
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
+from django.utils import translation
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -90,13 +92,22 @@ class QueueFilterForm(forms.Form):
     )
 
 
+# What a filter's data gives (QueueFilter.applied, .chosen_sort, .errors), kept per process under
+# all it depends on (`QueueFilter.key`); emptied when full.
+OUTCOMES_KEPT = 1024
+_outcomes: dict[Hashable, tuple[tuple[tuple[str, Any], ...], str, dict[str, list[str]]]] = {}
+
+
 class QueueFilter:
-    """The queue's filters: `form`, bound to the query string (with the defaults of a first
-    visit), and `filter`, which narrows tickets to what its valid values select; invalid values
-    are reported on the form and ignored.
+    """The queue's filters, read from the query string (with the defaults of a first visit):
+    `applied`, the valid values that `filter` narrows tickets by, `chosen_sort`, and `errors`,
+    the invalid values' messages (ignored values); `form` shows them.
 
     A plain form and its filters written out: django-filter's FilterSet deep-copied its filters
-    and built a form class at every page, half a millisecond of the queue (issue #6)."""
+    and built a form class at every page, half a millisecond of the queue (issue #6). The form
+    itself is built only when needed: what validating it gives is kept by the process under
+    the data, the choices and the language (building and validating it was a tenth of the
+    page, and agents come back to the same filters)."""
 
     def __init__(
         self,
@@ -104,7 +115,6 @@ class QueueFilter:
         *,
         services: list[tuple[int, str]],
         agents: list[Agent],
-        user: User,
     ):
         data = data.copy() if data is not None else QueryDict(mutable=True)
         # Defaults for a first visit: the open work, most pressing resolution first.
@@ -112,40 +122,44 @@ class QueueFilter:
             data.setlist("status", [str(s) for s in OPEN_STATUSES])
         if not data.get("sort"):
             data["sort"] = SORT_RESOLUTION_DUE
-        self.user = user
-        self.form = QueueFilterForm(data)
+        self.data = data
+        self.services = services
+        self.agents = agents
+        self.key: Hashable = (
+            translation.get_language(),
+            tuple(services),
+            tuple(agents),
+            tuple((name, tuple(data.getlist(name))) for name in QueueFilterForm.base_fields),
+        )
+        outcome = _outcomes.get(self.key)
+        if outcome is None:
+            if len(_outcomes) >= OUTCOMES_KEPT:
+                _outcomes.clear()
+            outcome = _outcomes[self.key] = self._validated()
+        self.applied, self.chosen_sort, self.errors = outcome
+
+    @cached_property
+    def form(self) -> QueueFilterForm:
+        form = QueueFilterForm(self.data)
         # Choices from (id, name) rows (the department's services, by name): a ModelChoiceField
         # queried and built Service objects again each time the select was rendered or a value
         # checked.
-        self.form.fields["service"].choices = [
+        form.fields["service"].choices = [
             ("", _("Any service")),
-            *[(str(pk), name) for pk, name in services],
+            *[(str(pk), name) for pk, name in self.services],
         ]
-        self.form.fields["assignee"].choices = [
+        form.fields["assignee"].choices = [
             ("", _("Anyone")),
             (UNASSIGNED, _("Unassigned")),
             (ME, _("Me")),
-            *[(str(agent.pk), agent.name) for agent in agents],
+            *[(str(agent.pk), agent.name) for agent in self.agents],
         ]
+        return form
 
-    def is_valid(self) -> bool:
-        return self.form.is_valid()
-
-    @property
-    def errors(self) -> dict[str, list[str]]:
-        return self.form.errors
-
-    @property
-    def chosen_sort(self) -> str:
-        if self.is_valid() and self.form.cleaned_data.get("sort"):
-            return self.form.cleaned_data["sort"]
-        return SORT_RESOLUTION_DUE
-
-    @cached_property
-    def applied(self) -> tuple[tuple[str, Any], ...]:
-        """The valid filter values `filter` applies, by field: with the user, all it depends on
-        (the view keeps the page's compiled query under them)."""
-        self.form.is_valid()  # an invalid field is left out of cleaned_data
+    def _validated(self) -> tuple[tuple[tuple[str, Any], ...], str, dict[str, list[str]]]:
+        """(applied, chosen_sort, errors) from the form: the valid filter values by field (an
+        invalid field is left out of cleaned_data), the sort to page by, the messages."""
+        valid = self.form.is_valid()
         values = self.form.cleaned_data
         applied: list[tuple[str, Any]] = []
         if statuses := values.get("status"):
@@ -153,10 +167,13 @@ class QueueFilter:
         for name in ("priority", "service", "assignee", "breached"):
             if value := values.get(name):
                 applied.append((name, value))
-        return tuple(applied)
+        sort = values.get("sort") if valid else None
+        errors = {name: list(messages) for name, messages in self.form.errors.items()}
+        return tuple(applied), sort or SORT_RESOLUTION_DUE, errors
 
-    def filter(self, tickets: QuerySet) -> QuerySet:
-        """`tickets` narrowed by the valid filter values."""
+    def filter(self, tickets: QuerySet, *, user_id: int) -> QuerySet:
+        """`tickets` narrowed by the valid filter values; "me" is the user `user_id` (a
+        compiled statement's stand-in, say)."""
         values = dict(self.applied)
         qs = tickets
         if statuses := values.get("status"):
@@ -171,16 +188,16 @@ class QueueFilter:
         if service := values.get("service"):
             qs = qs.filter(service=service)
         if assignee := values.get("assignee"):
-            qs = self.filter_assignee(qs, assignee)
+            qs = self.filter_assignee(qs, assignee, user_id=user_id)
         if breached := values.get("breached"):
             qs = self.filter_breached(qs, breached)
         return qs
 
-    def filter_assignee(self, qs: QuerySet, value: str) -> QuerySet:
+    def filter_assignee(self, qs: QuerySet, value: str, *, user_id: int) -> QuerySet:
         if value == UNASSIGNED:
             return qs.filter(assignee__isnull=True)
         if value == ME:
-            return qs.filter(assignee_id=self.user.pk)
+            return qs.filter(assignee_id=user_id)
         if value.isdigit():
             return qs.filter(assignee_id=int(value))
         return qs

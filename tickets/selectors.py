@@ -44,6 +44,15 @@ def _visible_to(
     return tickets.filter(condition)
 
 
+def visible_tickets_of(
+    user_id: int, *, headed: Iterable[int], provided: Iterable[int]
+) -> QuerySet[Ticket]:
+    """`visible_tickets` of the user `user_id` who heads `headed` and provides for `provided`
+    (`headed_department_ids`, `provider_department_ids`): one statement for every user of those
+    departments, compiled with a stand-in for the id (tickets.queue_views)."""
+    return _visible_to(Ticket.objects.all(), user_id, headed=headed, provided=provided)
+
+
 def visibility_key(user: User) -> tuple[Any, ...]:
     """All `visible_tickets(user)` depends on: users with equal keys see the same tickets (a
     compiled query of them can be kept under the key)."""

@@ -4,7 +4,7 @@ Reads go through `tickets.selectors`, writes through `tickets.services`; the sta
 decides which transition buttons a page shows.
 """
 
-from functools import cache
+import html
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -23,10 +24,11 @@ from departments.models import Department, User, person_name
 from departments.selectors import department_staff
 from feedback.rating_views import ticket_panels
 from servicedesk.errors import DomainError, InvalidInput
-from servicedesk.statements import Statement, slot
+from servicedesk.statements import fetch
 from slas.clocks import promise_for, remaining_minutes
 
 from . import selectors, services, workflow
+from .dates import ShortDatetimes
 from .forms import ReplyForm, TicketEditForm, TicketRequestForm, TicketUpdateForm
 from .models import OPEN_STATUSES, Service, Status, Ticket, TicketEvent
 
@@ -251,20 +253,24 @@ def _render_ticket(
         edit_form = TicketEditForm(
             initial={"title": ticket.title, "description": ticket.description}
         )
+    transitions = _transition_actions(ticket, roles)
+    choose_assignee = any(action["needs_assignee"] for action in transitions)
+    dates = ShortDatetimes.current()  # the page's times as it writes them
     return render(
         request,
         "tickets/ticket_detail.html",
         {
             "ticket": ticket,
-            "clocks": _clocks(ticket),
+            "clocks": _clocks(ticket, dates),
             "answers": _labelled_answers(ticket),
             # The page lists the files on their own, not under their comments.
-            "comments": selectors.ticket_page_comments(user, ticket, limit=500),
-            "events": _timeline(selectors.ticket_page_events(user, ticket, limit=500)),
+            "comments": _comments(selectors.ticket_page_comments(user, ticket, limit=500), dates),
+            "events": _timeline(selectors.ticket_page_events(user, ticket, limit=500), dates),
             "attachments": selectors.ticket_page_attachments(user, ticket, limit=200),
             "provider_side": provider_side,
-            "transitions": _transition_actions(ticket, roles),
-            "agents": agents,
+            "transitions": transitions,
+            # Built and escaped here: a template loop over the agents was half of the form.
+            "assignee_options": _assignee_options(agents, user.pk) if choose_assignee else "",
             "reply_form": reply_form,
             "update_form": update_form,
             "edit_form": edit_form if can_edit else None,
@@ -290,21 +296,19 @@ def _labelled_answers(ticket: Ticket) -> list[tuple[str, Any]]:
 def _provider_agents(ticket: Ticket) -> list[tuple[int, str]]:
     """The provider department's active agents and heads (`department_staff`) as (id, str(user))
     choices, heads and agents each by username."""
-    people = _provider_agents_statement().rows(department_id=ticket.provider_department_id)
+
+    def staff(department_id: int) -> QuerySet:
+        # Only what a choice shows: no user objects with every column to build.
+        people = department_staff(department_id).order_by("memberships__role", "username")
+        return people.values("id", "first_name", "last_name", "username")
+
+    # Compiled once per department (servicedesk.statements), with its id in the SQL: bound, the
+    # generic plan was estimated dearer than a fresh one, and PostgreSQL planned it at every page.
+    department_id = ticket.provider_department_id
     return [
-        (user_id, person_name(first_name, last_name, username))
-        for user_id, first_name, last_name, username in people
+        (row["id"], person_name(row["first_name"], row["last_name"], row["username"]))
+        for row in fetch(("ticket-page-staff", department_id), lambda: staff(department_id))
     ]
-
-
-@cache
-def _provider_agents_statement() -> Statement:
-    # Compiled once per process (servicedesk.statements): building the join cost more than
-    # reading it. Only what a choice shows: no user objects with every column to build.
-    department_id = slot(0)
-    staff = department_staff(department_id).order_by("memberships__role", "username")
-    people = staff.values_list("id", "first_name", "last_name", "username")
-    return Statement(people, department_id=department_id)
 
 
 def _transition_actions(ticket: Ticket, roles: frozenset[str]) -> list[dict[str, Any]]:
@@ -320,17 +324,37 @@ def _transition_actions(ticket: Ticket, roles: frozenset[str]) -> list[dict[str,
     return actions
 
 
+def _assignee_options(agents: list[tuple[int, str]], chosen_id: int) -> SafeString:
+    """The transition form's assignee choices (`_provider_agents`), the viewer chosen."""
+    return mark_safe(  # noqa: S308 - the names escaped, the ids numbers
+        "".join(
+            f'<option value="{int(agent_id)}"{" selected" if agent_id == chosen_id else ""}>'
+            f"{html.escape(name)}</option>"
+            for agent_id, name in agents
+        )
+    )
+
+
 STATUS_EVENT_KINDS = {TicketEvent.Kind.STATUS_CHANGED, TicketEvent.Kind.CREATED}
 PRIORITY_EVENT_KINDS = {TicketEvent.Kind.PRIORITY_CHANGED}
 
 
-def _timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Event rows with their kind and status/priority codes shown as the translated labels
-    (one dict lookup each: `get_FOO_display` hashes the field's choices at every call)."""
+def _comments(comments: list[dict[str, Any]], dates: ShortDatetimes) -> list[dict[str, Any]]:
+    """Comment rows with their time as the page writes it (`created_text`)."""
+    for comment in comments:
+        comment["created_text"] = dates.text(comment["created_at"])
+    return comments
+
+
+def _timeline(events: list[dict[str, Any]], dates: ShortDatetimes) -> list[dict[str, Any]]:
+    """Event rows with their time as the page writes it (`at_text`), and their kind and
+    status/priority codes shown as the translated labels (one dict lookup each:
+    `get_FOO_display` hashes the field's choices at every call)."""
     labels = {**dict(Status.choices)}
     priorities = {**dict(Ticket._meta.get_field("priority").choices)}
     kinds = dict(TicketEvent.Kind.choices)
     for event in events:
+        event["at_text"] = dates.text(event["at"])
         kind = event["kind"]
         event["kind_display"] = kinds.get(kind, kind)
         table = (
@@ -485,12 +509,15 @@ def ticket_clocks(request: HttpRequest, reference: str) -> HttpResponse:
     """The due-time block alone: the ticket page polls it so the time left stays current."""
     ticket = _ticket_to_show(request, reference)
     return render(
-        request, "tickets/_clocks_block.html", {"ticket": ticket, "clocks": _clocks(ticket)}
+        request,
+        "tickets/_clocks_block.html",
+        {"ticket": ticket, "clocks": _clocks(ticket, ShortDatetimes.current())},
     )
 
 
-def _clocks(ticket: Ticket) -> list[dict]:
-    """Due times with the business time left (or overdue) for the ticket page."""
+def _clocks(ticket: Ticket, dates: ShortDatetimes) -> list[dict]:
+    """Due times (and as the page writes them) with the business time left (or overdue) for
+    the ticket page."""
     cache: dict = {}
     rows = []
     for clock, label, due, breached in (
@@ -504,6 +531,7 @@ def _clocks(ticket: Ticket) -> list[dict]:
             {
                 "label": label,
                 "due": due,
+                "due_text": dates.text(due),
                 "breached": breached,
                 "left": left if left is not None and left >= 0 else None,
                 "overdue": -left if left is not None and left < 0 else None,

@@ -1,7 +1,7 @@
 """The agent's department queue page: who sees it, filters, due-time sort, badges, paging,
 bulk assignment and its query budget."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,11 +10,13 @@ from django.db import connection
 from django.template.defaultfilters import date as date_filter
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
+from django.utils.timezone import localtime
 
 from departments.models import Membership
 from slas.models import BusinessCalendar, SlaPolicy
 from tests.factories import ServiceFactory, make_member
 from tickets import queue_views, services
+from tickets.dates import ShortDatetimes
 from tickets.models import Status, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -447,9 +449,10 @@ def test_a_cursor_with_non_ascii_digits_is_reported_not_a_server_error(client, c
 def test_first_page_query_is_planned_once_with_the_open_statuses_partial_index(
     client, company, it_policy
 ):
-    """The statuses are written into the page's SQL, not bound: a generic plan (what a
-    prepared statement runs once planned) can then use the partial index of the open statuses.
-    Bound, every page was planned again (~1 ms at a million tickets)."""
+    """The statuses and departments are written into the page's SQL, only the user's id is
+    bound: a generic plan (what a prepared statement runs once planned) can then use the
+    partial index of the department's open tickets. Bound, every page was planned again (~1 ms
+    at a million tickets)."""
     file(company)
     client.force_login(company.agent)
     statements: list[tuple[str, object]] = []
@@ -461,12 +464,13 @@ def test_first_page_query_is_planned_once_with_the_open_statuses_partial_index(
     with connection.execute_wrapper(record):
         page(client)
     [(sql, params)] = [(s, p) for s, p in statements if 'FROM "tickets_ticket"' in s]
-    assert not params
+    assert list(params) == [company.agent.pk]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(f"PREPARE queue_page AS {sql.replace('%%', '%')}")
-        cursor.execute("EXPLAIN EXECUTE queue_page")
+        generic = sql.replace("%s", "$1").replace("%%", "%")
+        cursor.execute(f"PREPARE queue_page(bigint) AS {generic}")
+        cursor.execute(f"EXPLAIN EXECUTE queue_page({company.agent.pk})")
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("DEALLOCATE queue_page")
     assert "ticket_queue_due_idx" in plan, plan
@@ -474,8 +478,9 @@ def test_first_page_query_is_planned_once_with_the_open_statuses_partial_index(
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_due_times_read_as_the_date_filter_writes_them(language):
-    """The due cells fill in each day's words once and each time of day once: they must read
-    as `{{ due|date:"SHORT_DATETIME_FORMAT" }}`, midnight, noon and the minutes included."""
+    """The pages' times (tickets.dates) fill in each day's words once and each time of day once:
+    they must read as `{{ due|date:"SHORT_DATETIME_FORMAT" }}`, midnight, noon and the minutes
+    included."""
     times = [
         datetime(2026, 11, 23, 0, 0, tzinfo=SH),
         datetime(2026, 11, 23, 0, 5, 59, tzinfo=SH),
@@ -487,9 +492,14 @@ def test_due_times_read_as_the_date_filter_writes_them(language):
         datetime(2027, 1, 1, 9, 30, tzinfo=SH),
     ]
     with translation.override(language), timezone.override(SH):
-        words = queue_views._DueCellWords()
-        for value in times + times:  # the second time round from what the page has kept
-            assert words.date(value) == date_filter(value, "SHORT_DATETIME_FORMAT"), value
+        for value in times + times:  # the second time round from what the process has kept
+            assert ShortDatetimes.current().text(value) == date_filter(
+                value, "SHORT_DATETIME_FORMAT"
+            ), value
+            in_utc = value.astimezone(UTC)  # as the database hands times over
+            assert ShortDatetimes.current().text(in_utc) == date_filter(
+                localtime(in_utc), "SHORT_DATETIME_FORMAT"
+            ), value
 
 
 def test_filters_show_an_agent_or_a_service_new_since_the_last_visit(client, company):
