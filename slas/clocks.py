@@ -5,10 +5,11 @@ they only set fields on the ticket object, the caller saves it. All arithmetic i
 on the stored calendar (never the holiday package at run time).
 """
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from servicedesk.statements import Statement, slot
 from tickets.models import OPEN_STATUSES, Service, Status, Ticket
 
 from . import config_cache
@@ -262,9 +264,21 @@ def promise_for(
     *, service: Service, priority: str, at: datetime, consumer_department_id: int | None
 ) -> Promise:
     version = config_cache.version()  # before the policy and calendar rows are read
-    policy, agreement = resolve_policy(
-        service=service, consumer_department_id=consumer_department_id
+    # The choice is kept under what it is made from besides the rows config_cache follows
+    # (agreements, policies, calendars): the service and its department as the caller has them,
+    # so one just edited gets what the query would give it.
+    inputs = (
+        service.department_id,
+        service.pk,
+        consumer_department_id,
+        service.sla_policy_id,
+        service.department.default_sla_policy_id,
     )
+    resolved = config_cache.get("resolved policy", inputs, version)
+    if resolved is None:
+        resolved = resolve_policy(service=service, consumer_department_id=consumer_department_id)
+        config_cache.keep("resolved policy", inputs, version, resolved)
+    policy, agreement = resolved
     if policy is None:
         return Promise(None, None, None, None, None, None, None)
     response_minutes, resolution_minutes = targets(policy, priority)
@@ -533,6 +547,9 @@ def due_steps(
     return sorted(pending, key=lambda item: item[2])
 
 
+_BEGINNING_OF_TIME = datetime.min.replace(tzinfo=UTC)
+
+
 def next_check_at(
     ticket: Ticket,
     *,
@@ -546,13 +563,23 @@ def next_check_at(
     if context.policy is None or context.cal is None:
         return None
     if fired is None:
-        fired = (
-            Escalation.objects.filter(ticket_id=ticket.pk).values_list("clock", "step")
-            if ticket.pk
-            else ()
-        )
-    pending = due_steps(ticket, policy=context.policy, cal=context.cal, fired=fired)
+        fired = _fired_steps().rows(ticket_id=ticket.pk) if ticket.pk else ()
+    # Of each clock only its first step not fired (every step comes due after the beginning of
+    # time): its later steps come due after it, so none of them can be the next check.
+    pending = due_steps(
+        ticket, policy=context.policy, cal=context.cal, fired=fired, until=_BEGINNING_OF_TIME
+    )
     return pending[0][2] if pending else None
+
+
+@functools.cache
+def _fired_steps() -> Statement:
+    """A ticket's fired (clock, step) pairs, compiled once per process: building the query cost
+    more than running it, on every transition."""
+    return Statement(
+        Escalation.objects.filter(ticket_id=slot(0)).values_list("clock", "step"),
+        ticket_id=slot(0),
+    )
 
 
 def business_days_later(cal: WorkCalendar, at: datetime, days: int) -> datetime:

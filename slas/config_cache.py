@@ -1,21 +1,24 @@
-"""SLA policies and built work calendars kept by each process across requests (issue #6).
+"""SLA policies, built work calendars and the catalog entries filing reads (a service with its
+department and consumer departments) kept by each process across requests (issue #6).
 
 Copies are valid while the shared SLA-configuration version (a token in the cache, i.e. Redis) is
-the one read before they were loaded. Every save or delete of a policy, agreement, calendar or
-calendar day, whatever the path (services, admin, fixtures, commands, migrations), clears this
-process's copies at once and sets a new token after commit, which the other processes (web and
-Celery workers) read before using theirs. Without a shared cache (the embedded set-up's local
-memory) or with Redis unreachable, nothing is kept: every request reads the database, as before.
+the one read before they were loaded. Every save or delete of a policy, agreement, calendar,
+calendar day, service or department (and a change of a service's consumers), whatever the path
+(services, admin, fixtures, commands, migrations), clears this process's copies at once and sets
+a new token after commit, which the other processes (web and Celery workers) read before using
+theirs. Without a shared cache (the embedded set-up's local memory) or with Redis unreachable,
+nothing is kept: every request reads the database, as before.
 """
 
 import logging
 import time
 import uuid
+from collections.abc import Hashable
 from typing import Any
 
 import redis
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from redis.exceptions import RedisError
 
 from servicedesk.cache_redis import cache_key_prefix, cache_redis
@@ -27,8 +30,9 @@ VERSION_KEY = "slas:config-version"
 # (Redis unreachable at that commit, then back with its old data) serves old rules no longer.
 MAX_AGE_SECONDS = 60.0
 
-# kind ("policy" | "calendar"), id -> (version, loaded at (monotonic), value)
-_copies: dict[tuple[str, int], tuple[str, float, Any]] = {}
+# kind ("policy" | "calendar" | ...), key (an id, or what the copy was worked out from)
+# -> (version, loaded at (monotonic), value)
+_copies: dict[tuple[str, Hashable], tuple[str, float, Any]] = {}
 
 
 def _redis() -> tuple[redis.Redis, str] | None:
@@ -64,7 +68,7 @@ def version() -> str | None:
     return token.decode() if token is not None else None
 
 
-def get(kind: str, pk: int, current: str | None) -> Any:
+def get(kind: str, pk: Hashable, current: str | None) -> Any:
     """This process's copy of `kind` `pk` if loaded under the `current` token, else None."""
     if current is None:
         return None
@@ -74,7 +78,7 @@ def get(kind: str, pk: int, current: str | None) -> Any:
     return copy[2]
 
 
-def keep(kind: str, pk: int, current: str | None, value: Any) -> None:
+def keep(kind: str, pk: Hashable, current: str | None, value: Any) -> None:
     """Keep `value`, read from the database after `current` was read (never before it: a change
     committed in between would then be kept under the new token)."""
     if current is None or _change_pending():
@@ -120,14 +124,27 @@ def _on_write(**_kwargs: Any) -> None:
     changed()
 
 
+def _on_consumers_changed(*, action: str, **_kwargs: Any) -> None:
+    if action.startswith("post_"):
+        changed()
+
+
 def connect() -> None:
     """Watch every write to the models the copies are built from (called from AppConfig.ready).
 
     Signals, not calls in each service: the admin's inlines, fixtures and data migrations save
     these rows too. Bulk writes (`bulk_create`, `update`) send none; their callers call
     `changed()` (slas.calendars.import_year)."""
+    from departments.models import Department
+    from tickets.models import Service
+
     from .models import Agreement, BusinessCalendar, CalendarDay, SlaPolicy
 
-    for model in (SlaPolicy, Agreement, BusinessCalendar, CalendarDay):
+    for model in (SlaPolicy, Agreement, BusinessCalendar, CalendarDay, Service, Department):
         post_save.connect(_on_write, sender=model, dispatch_uid=f"slas-config-{model.__name__}")
         post_delete.connect(_on_write, sender=model, dispatch_uid=f"slas-config-{model.__name__}")
+    m2m_changed.connect(
+        _on_consumers_changed,
+        sender=Service.allowed_consumers.through,
+        dispatch_uid="slas-config-service-consumers",
+    )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from django.utils.translation import gettext as _
 from departments.models import User
 from departments.selectors import department_staff, is_agent_of
 from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
+from servicedesk.statements import Statement, slot
 from slas import clocks, figures
 
 from . import workflow
@@ -106,8 +108,18 @@ def _enqueue_notification(event_id: int) -> None:
     notify_ticket_event.enqueue(event_id)
 
 
+@cache
+def _locked_ticket() -> Statement:
+    # Compiled once per process: building the query cost more than running it, on every write.
+    return Statement(Ticket.objects.select_for_update().filter(pk=slot(0)), pk=slot(0))
+
+
 def _lock(ticket: Ticket) -> Ticket:
-    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+    """The ticket read again and locked (`SELECT ... FOR UPDATE`) till the transaction ends."""
+    locked = _locked_ticket().instances(pk=ticket.pk)
+    if not locked:
+        raise Ticket.DoesNotExist("Ticket matching query does not exist.")
+    return locked[0]
 
 
 def _mark_first_response(

@@ -26,6 +26,7 @@ from django.utils import timezone
 from departments.models import Department, Membership, User
 from departments.services import save_department, save_user, set_membership
 from feedback.demo import load_demo_feedback
+from slas import config_cache
 from slas.calendars import import_china_years
 from slas.clocks import replay as replay_clocks
 from slas.models import Agreement, SlaPolicy
@@ -1509,6 +1510,7 @@ class Command(BaseCommand):
         Department.objects.filter(pk__in=[d.pk for d in departments.values()]).update(
             default_sla_policy=standard
         )
+        config_cache.changed()  # an update() sends no signal: running processes re-read
         # Everyone serves the general office faster (a hierarchical customer, 职级客户), and
         # Marketing's analyses for Sales run on the process agreement (流程客户).
         for code in ("IT", "ADM", "HR", "FIN"):
