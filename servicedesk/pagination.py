@@ -1,8 +1,9 @@
 """Pagination: bounded pages everywhere; cursor pagination for tickets (no COUNT(*))."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -11,6 +12,8 @@ from django.db.models.expressions import OrderBy
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination, PageNumberPagination, _reverse_ordering
 from rest_framework.request import Request
+
+from servicedesk.statements import fetch
 
 
 class DefaultPagination(PageNumberPagination):
@@ -96,6 +99,84 @@ def cursor_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} in a cursor")
 
 
+def rows_after(
+    rows: "QuerySet | CompiledRows",
+    ordering: Sequence[str],
+    position: Sequence[Any] | None,
+    limit: int,
+) -> list[Any]:
+    """The first `limit` rows in `ordering` after `position` (None: from the first), read
+    segment by segment (`after`)."""
+    segments = 1 if position is None else len(after(rows, ordering, position))
+    results: list[Any] = []
+    for index in range(segments):
+        wanted = limit - len(results)
+        if wanted <= 0:
+            break
+        if isinstance(rows, CompiledRows):
+            results += rows.segment(ordering, position, index, wanted)
+        else:
+            results += list(_segment(rows, ordering, position, index)[:wanted])
+    return results
+
+
+def _segment(
+    queryset: QuerySet, ordering: Sequence[str], position: Sequence[Any] | None, index: int
+) -> QuerySet:
+    """The `index`-th segment of the rows after `position`, in `ordering`."""
+    queryset = queryset.order_by(*(order_expression(key) for key in ordering))
+    if position is None:
+        return queryset
+    return queryset.filter(after(queryset, ordering, position)[index])
+
+
+class CompiledRows:
+    """A values() queryset as KeysetCursorPagination pages it, each page read by a statement
+    compiled once per shape (servicedesk.statements.fetch): building and compiling a page's
+    queryset took as long as PostgreSQL spent reading it (issue #6).
+
+    `build(ordering, **values)` makes the queryset (with any annotation `ordering` names) from
+    `values`, which are bound at each run (ids, times, texts); `shape` holds everything else
+    it depends on (which filters, how many ids). `fields` is a queryset of the same model and
+    annotations, for the ordering keys' fields (`key_field`)."""
+
+    def __init__(
+        self,
+        shape: Hashable,
+        build: Callable[..., QuerySet],
+        values: dict[str, Any],
+        fields: QuerySet,
+    ) -> None:
+        self.shape, self.build, self.values = shape, build, values
+        self.model, self.query = fields.model, fields.query
+
+    def segment(
+        self, ordering: Sequence[str], position: Sequence[Any] | None, index: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """`_segment(...)[:limit]` of the built queryset. The cursor's values are bound too;
+        which of them are empty changes the segments' conditions, so it is in the key."""
+        empty = None if position is None else tuple(value is None for value in position)
+        cursor = {
+            f"after_{i}": value for i, value in enumerate(position or ()) if value is not None
+        }
+        build = partial(self._segment, tuple(ordering), empty, index, limit)
+        key = ("rows", self.shape, tuple(ordering), empty, index, limit)
+        return fetch(key, build, **self.values, **cursor)
+
+    def _segment(
+        self,
+        ordering: tuple[str, ...],
+        empty: tuple[bool, ...] | None,
+        index: int,
+        limit: int,
+        **values: Any,
+    ) -> QuerySet:
+        position = None
+        if empty is not None:
+            position = [None if none else values[f"after_{i}"] for i, none in enumerate(empty)]
+        return _segment(self.build(ordering, **values), ordering, position, index)[:limit]
+
+
 class KeysetCursorPagination(CursorPagination):
     """DRF's cursor pagination with the last row's value of every ordering key in the cursor,
     in place of the first key's value and an offset. DRF's offset counts the rows sharing that
@@ -115,17 +196,8 @@ class KeysetCursorPagination(CursorPagination):
         reverse = bool(self.cursor and self.cursor.reverse)
         current = self.cursor.position if self.cursor else None
         ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
-        queryset = queryset.order_by(*(order_expression(key) for key in ordering))
-        if current is None:
-            results = list(queryset[: self.page_size + 1])
-        else:
-            position = self._decode_position(queryset, current)
-            results = []
-            for segment in after(queryset, ordering, position):
-                wanted = self.page_size + 1 - len(results)
-                if wanted <= 0:
-                    break
-                results += list(queryset.filter(segment)[:wanted])
+        position = None if current is None else self._decode_position(queryset, current)
+        results = rows_after(queryset, ordering, position, self.page_size + 1)
         self.page = results[: self.page_size]
         following = None
         if len(results) > len(self.page):

@@ -23,7 +23,12 @@ from servicedesk.pagination import (
 from slas.clocks import loaded_contexts, promise_for
 
 from . import search, selectors, services
-from .filters import TicketFilter, TicketFilterBackend, TicketOrderingFilter
+from .filters import (
+    TicketFilter,
+    TicketFilterBackend,
+    TicketOrderingFilter,
+    filtered_ticket_rows,
+)
 from .models import Service, Ticket
 from .search import search_term
 from .serializers import (
@@ -119,17 +124,16 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Ticket.objects.none()
         return selectors.ticket_list(self.request.user)
 
-    # Whether filter_queryset leaves `?search=` out, for list() to page through it.
-    search_apart = False
-
     def list(self, request: Request) -> Response:
         # Plain rows rendered straight to TicketSerializer's JSON (TicketRows): issue #6.
-        rows = selectors.visible_ticket_rows(request.user)
         term = search_term(request.query_params.get("search"))
-        self.search_apart = bool(term) and search.indexed(rows)
-        tickets = self.filter_queryset(rows)
-        if self.search_apart:
-            tickets = search.SearchPages(tickets, term)
+        tickets: Any
+        if not term:  # pages read by statements compiled once per shape of filters
+            tickets = filtered_ticket_rows(request)
+        elif search.indexed():  # so are a search's, where its indexes are
+            tickets = search.SearchPages(filtered_ticket_rows(request, search=False), term)
+        else:  # SQLite: the filters' search on the queryset
+            tickets = self.filter_queryset(selectors.visible_ticket_rows(request.user))
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(TicketRows().data(page or []))
 

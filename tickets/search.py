@@ -3,35 +3,105 @@
 Which plan is fast depends on how common the word is, and PostgreSQL cannot tell: it estimates
 a LIKE '%word%' from a sample. A word in many titles is found at once by reading the list in its
 own order and stopping at a page of matches; a word in few titles only by an index, which hands
-over every match to sort (1.5 s for a word in 100,000 titles). So `SearchPages` asks both ways:
-first among the newest `WINDOW` tickets of the list, in its order; when those hold less than a
-page of matches, through the titles' bigram index (migration 0009) and the reference's if fewer
-than `CANDIDATES` tickets match, else by reading on in order (a word of many older tickets).
+over every match to sort (1.5 s for a word in 100,000 titles). So `SearchPages` asks both ways,
+each in one query that reads a bounded head of rows (`among`): first the list's newest `WINDOW`
+tickets, in its order, stopping at a page of matches; when those hold less than a page, the
+matches the titles' bigram index (migration 0009) and the reference's find, if fewer than
+`CANDIDATES`, sorted; else it reads on in order (a word of many older tickets). Each query is a
+statement compiled once per shape of list (servicedesk.statements.fetch), the term bound.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
-from django.db import connections
-from django.db.models import BooleanField, F, Func, Q, QuerySet, Value
+from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Value, Window
+from django.db.models.sql.datastructures import BaseTable
 
-from servicedesk.pagination import key_field, ordering_fields
+from servicedesk.pagination import CompiledRows
+from servicedesk.statements import fetch
+
+from .models import Ticket
 
 MAX_LENGTH = 100
 
-# Reading 2,000 tickets in order costs about 2 ms at 1M: a word in one title in forty or more
+# Reading 2,000 tickets in order costs about 1 ms at 1M: a word in one title in forty or more
 # fills a page of 50 from them.
 WINDOW = 2000
 # A word with more matches than this, none of them recent, is found by reading on in order.
 CANDIDATES = 5000
+# The column that counts the index's matches, next to a page of them.
+COUNTED = "search_candidates"
 
 
 def search_term(value: str | None) -> str:
     return (value or "").strip()[:MAX_LENGTH]
 
 
-def matching(term: str) -> Q:
-    """What `?search=` means, on every database: the reference, or a part of the title."""
-    return Q(reference__iexact=term) | Q(title__icontains=term)
+def matching(term: str, pattern: str | None = None, *, folded: bool | None = None) -> Q:
+    """What `?search=` means, on every database: the reference, or a part of the title, in
+    any case. A term that case folding leaves alone, and that no other text folds into (a
+    Chinese word), is compared as it is (`folded` False): folding each title read cost more
+    than reading it (0.6 ms of the 2,000 a search reads first, issue #6). `pattern` and
+    `folded` are the term's unless given (by a statement compiled with stand-ins)."""
+    if folded is None:
+        folded = not caseless(term)
+    title = TitleLike(like_pattern(term) if pattern is None else pattern, folded=folded)
+    return _reference(term, folded) | Q(title)
+
+
+def _reference(term: str, folded: bool) -> Q:
+    return Q(reference__iexact=term) if folded else Q(reference=term)
+
+
+def like_pattern(term: str) -> str:
+    """The LIKE pattern of a part of a title: the term, its wildcards escaped, anywhere."""
+    return f"%{connections[DEFAULT_DB_ALIAS].ops.prep_for_like_query(term)}%"
+
+
+class TitleLike(Func):
+    """`title LIKE pattern`, both in upper case if `folded`, as Django's `title__icontains` or
+    `title__contains`, but with the pattern one value as it is given, which a statement binds
+    (Django's lookups bind the term wrapped in the pattern)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, pattern: str, *, folded: bool) -> None:
+        super().__init__(F("title"), Value(pattern))
+        self.folded = folded
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        title, title_params = compiler.compile(self.source_expressions[0])
+        pattern, pattern_params = compiler.compile(self.source_expressions[1])
+        if self.folded:
+            title, pattern = f"UPPER({title})", f"UPPER({pattern})"
+        escape = " ESCAPE '\\'" if connection.vendor == "sqlite" else ""  # as Django's
+        return f"{title} LIKE {pattern}{escape}", [*title_params, *pattern_params]
+
+
+# Characters that upper-casing maps to themselves and makes out of no other character, in
+# Unicode's full mapping (SpecialCasing, as ICU folds) and its simple one (as libc does):
+# CJK ideographs and punctuation, digits, spaces and fullwidth signs. For a term of these,
+# `UPPER(text) LIKE UPPER('%term%')` holds exactly when `text LIKE '%term%'` does, and
+# `UPPER(reference) = UPPER(term)` when `reference = term` (tests/tickets/test_search.py
+# checks the ranges against Python's Unicode tables).
+CASELESS_RANGES = (
+    (" ", " "),
+    ("0", "9"),
+    ("\u3000", "\u303f"),  # CJK symbols and punctuation
+    ("\u3400", "\u4dbf"),  # CJK ideographs, extension A
+    ("\u4e00", "\u9fff"),  # CJK ideographs
+    ("\uff01", "\uff20"),  # fullwidth signs and digits, before the letters
+    ("\uff3b", "\uff40"),
+    ("\uff5b", "\uff65"),
+)
+
+
+def caseless(term: str) -> bool:
+    """Whether the term is made of CASELESS_RANGES only."""
+    return all(any(low <= char <= high for low, high in CASELESS_RANGES) for char in term)
 
 
 class TitleHasPairsOf(Func):
@@ -53,69 +123,126 @@ class TitleHasPairsOf(Func):
         ]
 
 
-def indexed(queryset: QuerySet) -> bool:
+def indexed() -> bool:
     """Whether the search's indexes exist: PostgreSQL, where migration 0009 made them."""
-    return connections[queryset.db].vendor == "postgresql"
+    return connections[router.db_for_read(Ticket)].vendor == "postgresql"
 
 
-def index_condition(term: str) -> Q:
+def index_condition(term: str, *, folded: bool | None = None) -> Q:
     """A condition the indexes answer, implied by `matching(term)` (a term of two or more
     characters): the reference index, or the titles holding all the term's pairs."""
-    return Q(reference__iexact=term) | Q(TitleHasPairsOf(term))
+    if folded is None:
+        folded = not caseless(term)
+    return _reference(term, folded) | Q(TitleHasPairsOf(term))
 
 
-class SearchPages:
-    """The matches of `term` in a ticket list, as much of a QuerySet as CursorPagination uses
-    (order_by, filter, a slice, its query). `scope` is the list without its search."""
+class FirstRows(BaseTable):
+    """A query's table read as the rows of another query of that table, under the table's own
+    name: `FROM (SELECT ... LIMIT n) "tickets_ticket"`."""
 
-    def __init__(self, scope: QuerySet, term: str) -> None:
-        self.scope = scope
-        self.model = scope.model
+    def __init__(self, table: BaseTable, rows: Any) -> None:
+        super().__init__(table.table_name, table.table_alias)
+        self.rows = rows
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql, params = self.rows.get_compiler(connection=connection).as_sql()
+        return f"({sql}) {connection.ops.quote_name(self.table_alias)}", list(params)
+
+
+def among(queryset: QuerySet, rows: QuerySet, *, in_order: bool = True) -> QuerySet:
+    """`queryset` as it would be if its table held only `rows` (a query of that table, sliced):
+    its conditions, order and subqueries apply to those rows, which PostgreSQL reads lazily in
+    their own order (a LIMIT keeps it from pushing any condition into them). A head of the list
+    read in one query: no query first for where the head ends. Not `in_order`: any of `rows`."""
+    head = rows.query.clone()  # the table's columns under their own names, and nothing else
+    head.clear_select_fields()
+    head.set_annotation_mask(())  # still there for its order (a rank)
+    head.default_cols = True
+    if not in_order:
+        head.clear_ordering(force=True)
+    queryset = queryset.all()  # a copy of the query, whose table is replaced
+    query = queryset.query
+    alias = query.get_initial_alias()
+    query.alias_map[alias] = FirstRows(query.alias_map[alias], head)
+    return queryset
+
+
+@contextmanager
+def planned_for_its_values() -> Iterator[None]:
+    """Queries run inside are planned for their values each time, not prepared: psycopg
+    prepares a statement the second time a connection runs it, and PostgreSQL then plans it
+    once for any values after five runs. The candidates' plan for any term joins the visible
+    tickets' index to the titles': a search for a word in one title took 18 ms, not 3, once
+    words of many older tickets had been searched on the connection (issue #6)."""
+    connection = connections[router.db_for_read(Ticket)]
+    connection.ensure_connection()
+    psycopg_connection = connection.connection
+    threshold = psycopg_connection.prepare_threshold
+    psycopg_connection.prepare_threshold = None
+    try:
+        yield
+    finally:
+        psycopg_connection.prepare_threshold = threshold
+
+
+class SearchPages(CompiledRows):
+    """The matches of `term` in a ticket list, paged as KeysetCursorPagination pages `rows`
+    (tickets.filters.filtered_ticket_rows, without the search): the term and its pattern are
+    bound like the list's values, and whether it is folded is part of the shape."""
+
+    def __init__(self, rows: CompiledRows, term: str) -> None:
+        super().__init__(rows.shape, rows.build, rows.values, rows)
         self.term = term
+        folded = not caseless(term)
+        values = {**rows.values, "search_term": term, "search_pattern": like_pattern(term)}
+        shape = (rows.shape, "search", folded)
+        # The list's matches; counted (a window over them all); the indexes' candidates.
+        self.matches = CompiledRows(shape, partial(self._matches, folded, False), values, rows)
+        self.counted = CompiledRows(shape, partial(self._matches, folded, True), values, rows)
+        self.candidates = CompiledRows(shape, partial(self._candidates, folded), values, rows)
 
-    @property
-    def query(self) -> Any:  # the ordering keys' fields (servicedesk.pagination.key_field)
-        return self.scope.query
+    def _matches(self, folded: bool, counted: bool, ordering: Any, **values: Any) -> QuerySet:
+        term, pattern = values["search_term"], values["search_pattern"]
+        matches = self.build(ordering, **values).filter(matching(term, pattern, folded=folded))
+        return matches.annotate(**{COUNTED: Window(Count("*"))}) if counted else matches
 
-    def order_by(self, *fields: str) -> "SearchPages":
-        return SearchPages(self.scope.order_by(*fields), self.term)
+    def _candidates(self, folded: bool, ordering: Any, **values: Any) -> QuerySet:
+        term = values["search_term"]
+        indexed = index_condition(term, folded=folded)
+        return self._matches(folded, False, ordering, **values).filter(indexed)
 
-    def filter(self, *args: Any, **kwargs: Any) -> "SearchPages":
-        return SearchPages(self.scope.filter(*args, **kwargs), self.term)
+    def segment(self, ordering: Any, position: Any, index: int, limit: int) -> list[dict[str, Any]]:
+        # The cursor's values, as CompiledRows.segment binds them.
+        empty = None if position is None else tuple(value is None for value in position)
+        cursor = {
+            f"after_{i}": value for i, value in enumerate(position or ()) if value is not None
+        }
+        ordering = tuple(ordering)
+        values = {**self.matches.values, **cursor}
+        shape = (self.matches.shape, ordering, empty, index, limit)
 
-    def __getitem__(self, page: slice) -> list[Any]:
-        matches = self.scope.filter(matching(self.term))
-        recent = self._recent()
-        if recent is None:  # a short list: reading it all is cheap
-            return list(matches[page])
-        found = list(matches.filter(recent)[page])
-        if len(found) == page.stop - (page.start or 0):
+        def window(**values: Any) -> QuerySet:
+            page = self.matches._segment(ordering, empty, index, limit, **values)
+            return among(page, self._segment(ordering, empty, index, WINDOW, **values))
+
+        found = fetch(("search window", WINDOW, shape), window, **values)
+        if len(found) == limit:
             return found
         if len(self.term) < 2:  # no pair to look up: read the list in order
-            return list(matches[page])
-        # Fewer than a page among the recent tickets: a rare word, which the index finds, or
-        # a word of older tickets. The index hands over every match to be sorted, so it is
-        # asked first whether there are fewer than CANDIDATES (at most that many rows read).
-        indexed = matches.filter(index_condition(self.term))
-        if indexed.order_by().values("pk")[:CANDIDATES].count() < CANDIDATES:
-            return list(indexed[page])
-        return list(matches[page])
+            return self.matches.segment(ordering, position, index, limit)
 
-    def _recent(self) -> Q | None:
-        """The first WINDOW tickets of the list in its order, as a condition on the first
-        ordering field (ties at the edge come along: still a head of the list). None when
-        the list is shorter than that, or has no order."""
-        if not self.scope.query.order_by:
-            return None
-        field, descending = ordering_fields(self.scope.query.order_by)[0]
-        edge = list(self.scope.values_list(field, flat=True)[WINDOW - 1 : WINDOW])
-        if not edge:
-            return None
-        # PostgreSQL puts NULLs first in a descending order and last in an ascending one.
-        nulls_first = Q(**{f"{field}__isnull": True}) if descending else None
-        if edge[0] is None:
-            return nulls_first if nulls_first is not None else Q()
-        recent = Q(**{f"{field}__gte" if descending else f"{field}__lte": edge[0]})
-        if nulls_first is not None and key_field(self.scope, field).null:
-            recent |= nulls_first
-        return recent
+        # Fewer than a page among the recent tickets: a rare word, which the index finds, or
+        # a word of older tickets (or a list shorter than WINDOW). The index hands over every
+        # match to be sorted, so it hands over at most CANDIDATES, counted next to the page.
+        def candidates(**values: Any) -> QuerySet:
+            page = self.counted._segment(ordering, empty, index, limit, **values)
+            head = self.candidates._segment(ordering, empty, index, CANDIDATES, **values)
+            return among(page, head, in_order=False)
+
+        with planned_for_its_values():
+            found = fetch(("search candidates", CANDIDATES, shape), candidates, **values)
+        if found and found[0][COUNTED] >= CANDIDATES:
+            return self.matches.segment(ordering, position, index, limit)
+        for row in found:
+            del row[COUNTED]
+        return found

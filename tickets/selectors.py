@@ -10,11 +10,30 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from django.db.models import CharField, F, Field, Func, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    CharField,
+    ExpressionWrapper,
+    F,
+    Field,
+    Func,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
 
 from departments.models import Department, User, person_name
 from departments.selectors import headed_department_ids, provider_department_ids
-from servicedesk.statements import Statement, numbered_slots, numbered_values, slot, text_slot
+from servicedesk.statements import (
+    Statement,
+    fetch,
+    numbered_slots,
+    numbered_values,
+    slot,
+    text_slot,
+)
 
 from .models import Attachment, Comment, Service, Ticket, TicketEvent
 from .workflow import AGENT, HEAD, REQUESTER
@@ -109,7 +128,8 @@ def queue_rows(tickets: QuerySet[Ticket]) -> QuerySet:
     ).values(*QUEUE_ROW_FIELDS)
 
 
-# A ticket as the API shows it (tickets.serializers.TicketRows), read as one plain row.
+# A ticket as the API shows it (tickets.serializers.TicketRows), read as one plain row (with
+# `_ticket_rows`' JSON texts and names).
 TICKET_ROW_COLUMNS = (
     "id",
     "reference",
@@ -122,7 +142,6 @@ TICKET_ROW_COLUMNS = (
     "assignee_id",
     "priority",
     "status",
-    "form_data",
     "source",
     "created_at",
     "updated_at",
@@ -134,7 +153,6 @@ TICKET_ROW_COLUMNS = (
     "response_breached",
     "resolution_breached",
     "sla_policy_id",
-    "sla_warnings",
 )
 
 
@@ -212,12 +230,43 @@ def visible_ticket_rows(user: User) -> "QuerySet[Ticket, dict[str, Any]]":
     return _visible(_ticket_rows(), user)
 
 
+def ticket_row_visibility(user: User) -> tuple[tuple[int, int], dict[str, int]]:
+    """All `visible_ticket_rows(user)` depends on, for `visible_ticket_rows_of`: the shape (how
+    many departments the user heads and provides for), which users share, and the values
+    (the user's and those departments' ids), bound at each run of a query compiled for the
+    shape. For a signed-in user."""
+    headed, provided = headed_department_ids(user), provider_department_ids(user)
+    values = {"user_id": user.pk}
+    values |= numbered_values("headed", headed) | numbered_values("provided", provided)
+    return (len(headed), len(provided)), values
+
+
+def visible_ticket_rows_of(shape: tuple[int, int], values: dict[str, Any]) -> QuerySet:
+    """`visible_ticket_rows` of the user `ticket_row_visibility` gave `shape` and `values`
+    for (or stand-ins of those values)."""
+    headed_count, provided_count = shape
+    return _visible_to(
+        _ticket_rows(),
+        values["user_id"],
+        headed=[values[f"headed_{i}"] for i in range(headed_count)],
+        provided=[values[f"provided_{i}"] for i in range(provided_count)],
+    )
+
+
 def written_ticket_row(ticket: Ticket) -> dict[str, Any]:
     """The row of a ticket the caller has just filed or changed, as `visible_ticket_rows` gives
     it. Not filtered again: the write resolved it through `visible_tickets` (or the caller filed
     it), and no write moves a ticket out of its requester's or departments' sight. Saves the
-    caller's roles query on filing (issue #6)."""
-    return _ticket_rows().get(pk=ticket.pk)
+    caller's roles query on filing (issue #6). Compiled once: building the row's query took
+    0.4 ms of every filing and transition."""
+    rows = fetch(("written ticket row",), _ticket_row, ticket_id=ticket.pk)
+    if not rows:
+        raise Ticket.DoesNotExist(f"ticket {ticket.pk} is gone")
+    return rows[0]
+
+
+def _ticket_row(ticket_id: int) -> "QuerySet[Ticket, dict[str, Any]]":
+    return _ticket_rows().filter(pk=ticket_id)
 
 
 @cache
@@ -226,6 +275,10 @@ def _ticket_rows() -> "QuerySet[Ticket, dict[str, Any]]":
     # the 32 columns of `values()` took 0.6 ms of every request.
     return Ticket.objects.values(
         *TICKET_ROW_COLUMNS,
+        # The JSON as the database holds it, parsed by TicketRows: most tickets' are {} and [],
+        # taken without a parser, and rows without a converter are handed over as read.
+        form_data_json=ExpressionWrapper(F("form_data"), output_field=TextField()),
+        sla_warnings_json=ExpressionWrapper(F("sla_warnings"), output_field=TextField()),
         service_name=_RelatedColumn("service_id", Service, "name"),
         provider_department_code=_RelatedColumn("provider_department_id", Department, "code"),
         requester_names=PersonNames("requester_id"),
