@@ -4,11 +4,7 @@ views, it shows what it shows from the tickets (medians aside: interpolated in b
 with a ticket filed today, after changes today and on an older day, and folded again (issue
 #6, slas/figures.py)."""
 
-import subprocess
-import sys
-
-from tests.embedded.test_sqlite_writers import migrated  # noqa: F401 - the module's fixture
-from tests.faults.processes import BASE_DIR
+from tests.embedded.test_sqlite_writers import migrated, run_ok  # noqa: F401 - the fixture
 
 DASHBOARD = r"""
 import random
@@ -100,13 +96,4 @@ print("ok")
 
 
 def test_the_dashboard_on_sqlite_shows_what_the_tickets_say(migrated):  # noqa: F811 - fixture
-    done = subprocess.run(  # noqa: S603 - our interpreter and script
-        [sys.executable, "-c", DASHBOARD],
-        cwd=BASE_DIR,
-        env=migrated,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-2500:]
-    assert done.stdout.strip().splitlines()[-1] == "ok"
+    run_ok(DASHBOARD, migrated)

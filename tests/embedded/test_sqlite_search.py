@@ -3,11 +3,7 @@ by the search's condition (tickets.search.matching) and paged as any list; every
 and back, holds exactly the visible tickets whose reference is the term or whose title holds
 it, in any case."""
 
-import subprocess
-import sys
-
-from tests.embedded.test_sqlite_writers import migrated  # noqa: F401 - the module's fixture
-from tests.faults.processes import BASE_DIR
+from tests.embedded.test_sqlite_writers import migrated, run_ok  # noqa: F401 - the fixture
 
 SEARCH = r"""
 from datetime import timedelta
@@ -75,13 +71,4 @@ print("ok")
 
 
 def test_a_search_on_sqlite_pages_exactly_through_the_visible_matches(migrated):  # noqa: F811
-    done = subprocess.run(  # noqa: S603 - our interpreter and script
-        [sys.executable, "-c", SEARCH],
-        cwd=BASE_DIR,
-        env=migrated,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-2500:]
-    assert done.stdout.strip().splitlines()[-1] == "ok"
+    run_ok(SEARCH, migrated)

@@ -4,11 +4,7 @@ it does not (times, which SQLite receives as text); either way each page, in eve
 order and cursor tried, is byte for byte what the ORM's queryset gave (tickets.filters.
 filtered_ticket_rows, issue #6)."""
 
-import subprocess
-import sys
-
-from tests.embedded.test_sqlite_writers import migrated  # noqa: F401 - the module's fixture
-from tests.faults.processes import BASE_DIR
+from tests.embedded.test_sqlite_writers import migrated, run_ok  # noqa: F401 - the fixture
 
 LIST = r"""
 from datetime import timedelta
@@ -96,13 +92,4 @@ print("ok")
 
 
 def test_the_list_on_sqlite_pages_as_the_orm_did(migrated):  # noqa: F811 - the fixture
-    done = subprocess.run(  # noqa: S603 - our interpreter and script
-        [sys.executable, "-c", LIST],
-        cwd=BASE_DIR,
-        env=migrated,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-2500:]
-    assert done.stdout.strip().splitlines()[-1] == "ok"
+    run_ok(LIST, migrated)

@@ -85,6 +85,20 @@ def migrated(tmp_path_factory) -> dict[str, str]:
     return env
 
 
+def run_ok(script: str, env: dict[str, str]) -> None:
+    """Run `script` in a fresh interpreter on the `migrated` database; it must end printing ok."""
+    done = subprocess.run(  # noqa: S603 - our interpreter and script
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2500:]
+    assert done.stdout.strip().splitlines()[-1] == "ok"
+
+
 def test_concurrent_read_then_write_transactions_all_commit(migrated):
     results = _writers(migrated, "settings")
     assert [r.returncode for r in results] == [0, 0], [r.stderr[-600:] for r in results]
