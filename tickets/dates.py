@@ -28,6 +28,15 @@ def _braces(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+def format_key() -> tuple[str | None, str, str]:
+    """What a short date and time is written from: the active language, zone and format."""
+    return (
+        translation.get_language(),
+        str(timezone.get_current_timezone()),
+        formats.get_format("SHORT_DATETIME_FORMAT"),
+    )
+
+
 class ShortDatetimes:
     """SHORT_DATETIME_FORMAT in one language and zone, with the words of each day and each time
     of day worked out once (`current()` keeps one per language, zone and format: what a day or a
@@ -50,11 +59,7 @@ class ShortDatetimes:
     @classmethod
     def current(cls) -> "ShortDatetimes":
         """The formatter of the active language, zone and format."""
-        key = (
-            translation.get_language(),
-            str(timezone.get_current_timezone()),
-            formats.get_format("SHORT_DATETIME_FORMAT"),
-        )
+        key = format_key()
         kept = _kept.get(key)
         if kept is None:
             kept = keep(_kept, key, cls())

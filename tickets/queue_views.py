@@ -28,7 +28,7 @@ from servicedesk.statements import fetch
 from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes_of, targets
 
 from . import selectors, services
-from .dates import ShortDatetimes, keep
+from .dates import ShortDatetimes, format_key, keep
 from .models import Priority, Service, Status, Ticket
 from .queue_forms import (
     ME,
@@ -216,11 +216,7 @@ class _DueCellWords:
         due time or a number of minutes reads as does not change while it runs, and a queue
         shows mostly the same due times at every visit. Working them out again for each page
         was half of the rows' time."""
-        key = (
-            translation.get_language(),
-            str(timezone.get_current_timezone()),
-            formats.get_format("SHORT_DATETIME_FORMAT"),
-        )
+        key = format_key()
         words = _due_cell_words.get(key)
         if words is None:
             words = keep(_due_cell_words, key, cls())
