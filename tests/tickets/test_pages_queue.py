@@ -476,6 +476,49 @@ def test_first_page_query_is_planned_once_with_the_open_statuses_partial_index(
     assert "ticket_queue_due_idx" in plan, plan
 
 
+def test_assigned_to_me_reads_the_agents_open_tickets_in_due_order_from_their_index(
+    client, company, it_policy
+):
+    """"Assigned to me" by due time reads the agent's open tickets from their own index, in
+    order, until a page is full: through the department's index PostgreSQL read every open
+    ticket of the department and sorted the agent's (17 ms at a million tickets; migration
+    tickets 0013)."""
+    first = file(company)
+    Ticket.objects.bulk_create(  # a department of many open tickets, few of them the agent's
+        Ticket(
+            reference=f"IT-2026-9{number:05}",
+            title="打印机",
+            service=company.service,
+            provider_department=company.it,
+            requester=company.requester,
+            requester_department=first.requester_department,
+            assignee=company.agent if number % 50 == 0 else None,
+            status="assigned" if number % 50 == 0 else "new",
+            resolution_due_at=first.resolution_due_at,
+            created_at=first.created_at,
+        )
+        for number in range(2000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticket")
+    client.force_login(company.agent)
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        text = page(client, "?assignee=me")
+    assert text.count('href="/tickets/IT-2026-9') == 40  # 2,000 / 50, all on the first page
+    [sql] = [s for s in statements if 'FROM "tickets_ticket"' in s]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql.replace('%%', '%')}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "ticket_assignee_due_idx" in plan, plan
+    assert "Sort" not in plan, plan
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_due_times_read_as_the_date_filter_writes_them(language):
     """The pages' times (tickets.dates) fill in each day's words once and each time of day once:
