@@ -479,7 +479,7 @@ def test_first_page_query_is_planned_once_with_the_open_statuses_partial_index(
 def test_assigned_to_me_reads_the_agents_open_tickets_in_due_order_from_their_index(
     client, company, it_policy
 ):
-    """"Assigned to me" by due time reads the agent's open tickets from their own index, in
+    """The "assigned to me" page by due time reads the agent's open tickets from their own index, in
     order, until a page is full: through the department's index PostgreSQL read every open
     ticket of the department and sorted the agent's (17 ms at a million tickets; migration
     tickets 0013)."""
