@@ -1,5 +1,8 @@
 """Service catalog, tickets, their comments, attachments and timeline."""
 
+from functools import reduce
+from operator import or_
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
@@ -24,6 +27,9 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING)
+# The open tickets as a partial index's predicate. An OR of equalities, not IN: PostgreSQL proves
+# the queue's OR-ed status filter (django-filter's multiple choice) implies it, and the API's IN.
+OPEN_CONDITION = reduce(or_, (models.Q(status=status.value) for status in OPEN_STATUSES))
 
 
 class Service(models.Model):
@@ -193,12 +199,7 @@ class Ticket(models.Model):
             models.Index(
                 fields=["provider_department", "resolution_due_at", "id"],
                 name="ticket_queue_due_idx",
-                # OR of equalities, not IN: PostgreSQL proves the queue's OR-ed status filter
-                # (django-filter's multiple choice) implies this predicate, and the API's IN too.
-                condition=models.Q(status="new")
-                | models.Q(status="assigned")
-                | models.Q(status="in_progress")
-                | models.Q(status="waiting"),
+                condition=OPEN_CONDITION,
             ),
             # The queue's "assigned to me" by due time: an agent's open tickets in order, read
             # until a page is full (the department's index above read all 63k open tickets of IT
@@ -206,10 +207,7 @@ class Ticket(models.Model):
             models.Index(
                 fields=["assignee", "resolution_due_at", "id"],
                 name="ticket_assignee_due_idx",
-                condition=models.Q(status="new")
-                | models.Q(status="assigned")
-                | models.Q(status="in_progress")
-                | models.Q(status="waiting"),
+                condition=OPEN_CONDITION,
             ),
             # `breached=true`, newest first: a backward scan of the breached tickets only, with
             # the columns of the visibility rule, instead of every ticket filed since the last
