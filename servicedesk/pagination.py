@@ -130,6 +130,15 @@ def _segment(
     return queryset.filter(after(queryset, ordering, position)[index])
 
 
+def cursor_slots(position: Sequence[Any] | None) -> tuple[tuple[bool, ...] | None, dict[str, Any]]:
+    """A cursor's position as a compiled page takes it: which of its values are empty (part of
+    the statement's shape: an empty value changes the segments' conditions) and the others, bound
+    as `after_0`, `after_1`, ... (`CompiledRows._segment` reads them back)."""
+    empty = None if position is None else tuple(value is None for value in position)
+    cursor = {f"after_{i}": value for i, value in enumerate(position or ()) if value is not None}
+    return empty, cursor
+
+
 class CompiledRows:
     """A values() queryset as KeysetCursorPagination pages it, each page read by a statement
     compiled once per shape (servicedesk.statements.fetch): building and compiling a page's
@@ -155,10 +164,7 @@ class CompiledRows:
     ) -> list[dict[str, Any]]:
         """`_segment(...)[:limit]` of the built queryset. The cursor's values are bound too;
         which of them are empty changes the segments' conditions, so it is in the key."""
-        empty = None if position is None else tuple(value is None for value in position)
-        cursor = {
-            f"after_{i}": value for i, value in enumerate(position or ()) if value is not None
-        }
+        empty, cursor = cursor_slots(position)
         build = partial(self._segment, tuple(ordering), empty, index, limit)
         key = ("rows", self.shape, tuple(ordering), empty, index, limit)
         return fetch(key, build, **self.values, **cursor)

@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Value, Window
 from django.db.models.sql.datastructures import BaseTable
 
-from servicedesk.pagination import CompiledRows
+from servicedesk.pagination import CompiledRows, cursor_slots
 from servicedesk.statements import fetch
 
 from .models import Ticket
@@ -212,11 +212,7 @@ class SearchPages(CompiledRows):
         return self._matches(folded, False, ordering, **values).filter(indexed)
 
     def segment(self, ordering: Any, position: Any, index: int, limit: int) -> list[dict[str, Any]]:
-        # The cursor's values, as CompiledRows.segment binds them.
-        empty = None if position is None else tuple(value is None for value in position)
-        cursor = {
-            f"after_{i}": value for i, value in enumerate(position or ()) if value is not None
-        }
+        empty, cursor = cursor_slots(position)
         ordering = tuple(ordering)
         values = {**self.matches.values, **cursor}
         shape = (self.matches.shape, ordering, empty, index, limit)
