@@ -85,8 +85,9 @@ def migrated(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def run_ok(script: str, env: dict[str, str]) -> None:
-    """Run `script` in a fresh interpreter on the `migrated` database; it must end printing ok."""
+def run_script(script: str, env: dict[str, str]) -> list[str]:
+    """Run `script` in a fresh interpreter on the `migrated` database: the lines it printed
+    (it must succeed)."""
     done = subprocess.run(  # noqa: S603 - our interpreter and script
         [sys.executable, "-c", script],
         cwd=BASE_DIR,
@@ -96,7 +97,12 @@ def run_ok(script: str, env: dict[str, str]) -> None:
         timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2500:]
-    assert done.stdout.strip().splitlines()[-1] == "ok"
+    return done.stdout.strip().splitlines()
+
+
+def run_ok(script: str, env: dict[str, str]) -> None:
+    """`run_script`, which must end printing ok."""
+    assert run_script(script, env)[-1] == "ok"
 
 
 def test_concurrent_read_then_write_transactions_all_commit(migrated):
@@ -142,16 +148,7 @@ for column in ("priority", "status"):
 def test_priority_and_status_order_by_rank_on_sqlite(migrated):
     """tickets.ranks writes the ranks as CASE where PostgreSQL's rank functions do not exist
     (the queue's priority sort and the API's ?ordering=priority|status)."""
-    done = subprocess.run(  # noqa: S603 - our interpreter and script
-        [sys.executable, "-c", RANKS],
-        cwd=BASE_DIR,
-        env=migrated,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-1500:]
-    assert done.stdout.splitlines() == [
+    assert run_script(RANKS, migrated) == [
         "priority urgent high normal low",
         "status new assigned waiting closed",
     ]
