@@ -1,10 +1,12 @@
 """Read queries about who holds which role where."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import CharField, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
 
 from servicedesk.statements import Statement, slot
 
@@ -37,23 +39,54 @@ def _provider_memberships(user: Any) -> QuerySet[Membership]:
 
 
 def _load_roles(user: User) -> None:
-    provider: set[int] = set()
-    headed: set[int] = set()
-    companions: dict[str, int] = {}
+    rows: list[tuple[int, str]] = []
     if user.is_authenticated:
         # A page's header also shows small per-user figures (servicedesk.auth): they come in
         # the same round trip, as (value, tag) rows whose tag is no role.
         companion_rows = getattr(user, "roles_companion_rows", None)
-        for value, tag in _roles_statement(companion_rows).rows(user_id=user.pk):
-            if tag not in PROVIDER_ROLES:
-                companions[tag] = value
-                continue
-            provider.add(value)
-            if tag == Membership.Role.HEAD:
-                headed.add(value)
+        rows = _roles_statement(companion_rows).rows(user_id=user.pk)
+    _set_roles(user, rows)
+
+
+def _set_roles(user: User, rows: Iterable[tuple[int, str]]) -> None:
+    provider: set[int] = set()
+    headed: set[int] = set()
+    companions: dict[str, int] = {}
+    for value, tag in rows:
+        if tag not in PROVIDER_ROLES:
+            companions[tag] = value
+            continue
+        provider.add(value)
+        if tag == Membership.Role.HEAD:
+            headed.add(value)
     user._provider_department_ids = frozenset(provider)  # type: ignore[attr-defined]
     user._headed_department_ids = frozenset(headed)  # type: ignore[attr-defined]
     user.roles_companions = companions  # type: ignore[attr-defined]
+
+
+def roles_column(user: Any) -> Subquery | None:
+    """The provider roles of `user` (a reference to a user's id) as one text column, for a
+    query that reads the user anyway (the API's token): "agent:3,head:7", or NULL for none.
+    `take_roles_column` hands them to the user as `_load_roles` would, so the request makes no
+    roles query (issue #6). PostgreSQL only (string_agg); elsewhere None: roles load apart."""
+    if connections[Membership.objects.db].vendor != "postgresql":
+        return None
+    from django.contrib.postgres.aggregates import StringAgg
+
+    pairs = Concat("role", Value(":"), Cast("department_id", CharField()))
+    return Subquery(
+        _provider_memberships(user)
+        .values("user_id")
+        .annotate(roles=StringAgg(pairs, delimiter=","))
+        .values("roles"),
+        output_field=CharField(),
+    )
+
+
+def take_roles_column(user: User, text: str | None) -> None:
+    """Set `user`'s roles from `roles_column`'s text."""
+    pairs = (pair.partition(":") for pair in text.split(",")) if text else ()
+    _set_roles(user, ((int(department_id), role) for role, _colon, department_id in pairs))
 
 
 @cache

@@ -4,21 +4,27 @@ servicedesk.auth, whose views DRF's settings cannot import while `rest_framework
 from functools import cache
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, OuterRef
 from rest_framework import authentication
 from rest_framework.authtoken.models import Token
 
+from departments.selectors import take_roles_column
 from servicedesk.statements import Statement, text_slot
 
 
 @cache
 def _user_by_token() -> Statement:
-    """The user of a token, with the token's creation time, compiled once per process."""
+    """The user of a token, with the token's creation time and (on PostgreSQL) the user's roles
+    in the same round trip, compiled once per process."""
     from departments.models import User
+    from departments.selectors import roles_column
 
     users = User.objects.annotate(token_created=F("auth_token__created")).filter(
         auth_token__key=text_slot(0)
     )
+    roles = roles_column(OuterRef("pk"))
+    if roles is not None:
+        users = users.annotate(roles_text=roles)
     return Statement(users, key=text_slot(0))
 
 
@@ -32,6 +38,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user = found[0] if found else None
         if user is None or not user.is_active:
             return super().authenticate_credentials(key)  # raises DRF's error
+        if hasattr(user, "roles_text"):
+            take_roles_column(user, user.roles_text)
         token = Token(key=key, user_id=user.pk, created=user.token_created)
         token.user = user
         return user, token

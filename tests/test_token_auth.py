@@ -1,6 +1,7 @@
 """API tokens (servicedesk.authentication): each token is its own user, whatever was asked
 before in the process (the query is compiled once and reused); unknown and inactive get DRF's
-answers; a ticket list costs the token, the roles and the rows."""
+answers; the user's roles come with the token, as the roles query gives them, read afresh on
+every request; a ticket list costs the token (with the roles) and the rows."""
 
 import pytest
 from django.db import connection
@@ -56,7 +57,7 @@ def test_the_token_and_its_user_are_read_whole(company):
         assert getattr(user, field.attname) == getattr(fresh, field.attname), field.name
 
 
-def test_a_token_list_reads_the_token_the_roles_and_the_rows(company):
+def test_a_token_list_reads_the_token_with_the_roles_and_the_rows(company):
     services.file_ticket(
         requester=company.requester,
         service=company.service,
@@ -66,7 +67,54 @@ def test_a_token_list_reads_the_token_the_roles_and_the_rows(company):
     client = token_client(company.agent)
     with CaptureQueriesContext(connection) as captured:
         assert client.get("/api/v1/tickets/").status_code == 200
-    assert len(captured) == 3, "\n".join(query["sql"] for query in captured.captured_queries)
+    assert len(captured) == 2, "\n".join(query["sql"] for query in captured.captured_queries)
+
+
+def test_the_roles_read_with_the_token_are_the_roles_query(company):
+    """Agents, heads of one or two departments, a role in an inactive department (none), a
+    requester with none: the same departments as `departments.selectors` reads apart."""
+    from departments import selectors
+    from departments.models import Department, Membership
+    from servicedesk.authentication import TokenAuthentication
+
+    Membership.objects.create(
+        user=company.it_head, department=company.hr, role=Membership.Role.HEAD
+    )
+    closed = Department.objects.create(name="Closed", code="OLD", is_active=False)
+    Membership.objects.create(user=company.agent2, department=closed, role=Membership.Role.AGENT)
+    users = [company.agent, company.agent2, company.it_head, company.hr_head]
+    for user in [*users, company.requester, company.finance_agent]:
+        key = Token.objects.get_or_create(user=user)[0].key
+        with CaptureQueriesContext(connection) as captured:
+            authenticated, _token = TokenAuthentication().authenticate_credentials(key)
+            provider = selectors.provider_department_ids(authenticated)
+            headed = selectors.headed_department_ids(authenticated)
+        assert len(captured) == 1, user.username
+        apart = User.objects.get(pk=user.pk)
+        assert provider == selectors.provider_department_ids(apart), user.username
+        assert headed == selectors.headed_department_ids(apart), user.username
+    it_head = TokenAuthentication().authenticate_credentials(
+        Token.objects.get(user=company.it_head).key
+    )[0]
+    assert selectors.headed_department_ids(it_head) == {company.it.pk, company.hr.pk}
+    requester = TokenAuthentication().authenticate_credentials(
+        Token.objects.get(user=company.requester).key
+    )[0]
+    assert selectors.provider_department_ids(requester) == frozenset()
+
+
+def test_a_role_taken_away_counts_at_the_next_request(company):
+    ticket = services.file_ticket(
+        requester=company.requester,
+        service=company.service,
+        title="键盘",
+        form_data={"model": "14寸"},
+    )
+    client = token_client(company.agent2)
+    assert client.get(f"/api/v1/tickets/{ticket.pk}/").status_code == 200
+    company.agent2.memberships.filter(department=company.it).delete()
+    assert client.get(f"/api/v1/tickets/{ticket.pk}/").status_code == 404
+    assert client.get("/api/v1/tickets/").json()["results"] == []
 
 
 def test_unknown_and_inactive_tokens_get_drfs_answers(company):
