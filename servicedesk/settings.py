@@ -227,6 +227,10 @@ REST_FRAMEWORK = {
     # The API speaks JSON (DESIGN §3); only the attachment upload takes multipart. Form bodies
     # would be read with HTML rules (a blank value counts as omitted), so they are refused.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "servicedesk.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "servicedesk.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
