@@ -699,11 +699,14 @@ class TicketFactory:
         self.warning_cache: dict[int, list] = {}
 
     def _year(self, instant: float) -> int:
-        day = int(instant // 86400)
-        year = self.year_cache.get(day)
+        """The local year of `instant`, kept per quarter hour: every zone's offset is a whole
+        number of them, so no quarter hour spans a new year (a UTC day did: at 16:00 UTC on
+        31 December, Shanghai's new year began within it)."""
+        quarter = int(instant // 900)
+        year = self.year_cache.get(quarter)
         if year is None:
             year = datetime.fromtimestamp(instant, self.zone).year
-            self.year_cache[day] = year
+            self.year_cache[quarter] = year
         return year
 
     def _provider(self) -> Dept:

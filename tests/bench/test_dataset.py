@@ -216,3 +216,13 @@ def test_refuses_a_database_without_bench_in_its_name():
 def test_refuses_to_load_over_existing_tickets():
     with pytest.raises(CommandError, match="--reset"):
         call_command("generate_dataset", tickets=10, departments=3, users=9, force=True)
+
+
+def test_a_references_year_is_the_local_year_at_the_new_years_hour():
+    """Shanghai's 2026 begins at 16:00 UTC on 31 December 2025: tickets either side of it in the
+    same UTC day are numbered in their own local year."""
+    factory = object.__new__(dataset.TicketFactory)  # only its year lookup is asked
+    factory.zone, factory.year_cache = SHANGHAI, {}
+    for hour, year in ((10, 2025), (15, 2025), (16, 2026), (23, 2026)):
+        instant = datetime(2025, 12, 31, hour, 30, tzinfo=ZoneInfo("UTC")).timestamp()
+        assert factory._year(instant) == year, hour
