@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 from servicedesk.errors import DomainError
 from servicedesk.statements import Statement, slot
 from servicedesk.throttling import AuthRateThrottle
+from slas import config_cache
 
 
 class InvalidCredentials(DomainError):
@@ -220,13 +221,19 @@ def _session_user(request: HttpRequest) -> Any:
         or not constant_time_compare(session_hash, users[0].get_session_auth_hash())
     ):
         return auth.get_user(request)
+    config_cache.take_version(getattr(users[0], "config_version", None))
     return users[0]
 
 
 @functools.cache
 def _session_user_statement() -> Statement:
+    """The user, with the SLA configuration's version (slas.config_cache) in the same query."""
     user_id = slot(0)
-    return Statement(get_user_model().objects.filter(pk=user_id), user_id=user_id)
+    users = get_user_model().objects.filter(pk=user_id)
+    version = config_cache.version_column()
+    if version is not None:
+        users = users.annotate(config_version=version)
+    return Statement(users, user_id=user_id)
 
 
 class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):

@@ -10,21 +10,24 @@ from rest_framework.authtoken.models import Token
 
 from departments.selectors import take_roles_column
 from servicedesk.statements import Statement, text_slot
+from slas import config_cache
 
 
 @cache
 def _user_by_token() -> Statement:
     """The user of a token, with the token's creation time and (on PostgreSQL) the user's roles
-    in the same round trip, compiled once per process."""
+    and the SLA configuration's version in the same round trip, compiled once per process."""
     from departments.models import User
     from departments.selectors import roles_column
 
     users = User.objects.annotate(token_created=F("auth_token__created")).filter(
         auth_token__key=text_slot(0)
     )
-    roles = roles_column(OuterRef("pk"))
+    roles, version = roles_column(OuterRef("pk")), config_cache.version_column()
     if roles is not None:
         users = users.annotate(roles_text=roles)
+    if version is not None:
+        users = users.annotate(config_version=version)
     return Statement(users, key=text_slot(0))
 
 
@@ -40,6 +43,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
             return super().authenticate_credentials(key)  # raises DRF's error
         if hasattr(user, "roles_text"):
             take_roles_column(user, user.roles_text)
+        config_cache.take_version(getattr(user, "config_version", None))
         token = Token(key=key, user_id=user.pk, created=user.token_created)
         token.user = user
         return user, token

@@ -1,75 +1,94 @@
 """SLA policies, built work calendars and the catalog entries filing reads (a service with its
 department and consumer departments) kept by each process across requests (issue #6).
 
-Copies are valid while the shared SLA-configuration version (a token in the cache, i.e. Redis) is
-the one read before they were loaded. Every save or delete of a policy, agreement, calendar,
-calendar day, service or department (and a change of a service's consumers), whatever the path
-(services, admin, fixtures, commands, migrations), clears this process's copies at once and sets
-a new token after commit, which the other processes (web and Celery workers) read before using
-theirs. Without a shared cache (the embedded set-up's local memory) or with Redis unreachable,
-nothing is kept: every request reads the database, as before.
+Copies are valid while the SLA configuration's version (a PostgreSQL sequence, migration
+slas 0006) is the one read before they were loaded. Every save or delete of a policy, agreement,
+calendar, calendar day, service or department (and a change of a service's consumers), whatever
+the path (services, admin, fixtures, commands, migrations), clears this process's copies at once
+and advances the version after commit, which the other processes (web and Celery workers) read
+before using theirs. A request reads the version once, with its user (`version_column`: the API
+token's query, the page session's), so keeping costs no query of its own. On another database
+(the embedded SQLite set-up) nothing is kept: every request reads the database.
 """
 
+import contextvars
 import logging
 import time
-import uuid
 from collections.abc import Hashable
 from typing import Any
 
-import redis
-from django.db import transaction
+from django.core.signals import request_finished, request_started
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.models import BigIntegerField
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from redis.exceptions import RedisError
-
-from servicedesk.cache_redis import cache_key_prefix, cache_redis
 
 logger = logging.getLogger(__name__)
 
-VERSION_KEY = "slas:config-version"
-# A copy is read again after this long even if the token did not change: a new token lost
-# (Redis unreachable at that commit, then back with its old data) serves old rules no longer.
+_READ = "SELECT last_value FROM slas_config_version"  # the sequence of migration slas 0006
+_ADVANCE = "SELECT nextval('slas_config_version')"
+# A copy is read again after this long even if the version did not change: a change whose
+# version was not advanced (the database gone between the commit and the advance) serves old
+# rules no longer.
 MAX_AGE_SECONDS = 60.0
 
 # kind ("policy" | "calendar" | ...), key (an id, or what the copy was worked out from)
 # -> (version, loaded at (monotonic), value)
 _copies: dict[tuple[str, Hashable], tuple[str, float, Any]] = {}
 
+# The version this request read: None outside a request (a Celery task reads it at each use),
+# IN_REQUEST in one that has not read it yet.
+IN_REQUEST = ""
+_request_version: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "slas_config_version", default=None
+)
 
-def _redis() -> tuple[redis.Redis, str] | None:
-    """The shared cache's Redis and the token's key; None without a shared cache."""
-    client = cache_redis()
-    if client is None:
-        return None
-    return client, f"{cache_key_prefix()}:{VERSION_KEY}"
 
-
-# After Redis failed, requests read the database without asking it again for this long, so an
-# unreachable (not refusing) Redis costs one connect timeout per process, not one per request.
-RETRY_AFTER_SECONDS = 5.0
-_unreachable_until = 0.0
+def _kept_here() -> bool:
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 def version() -> str | None:
-    """The current configuration token (one Redis read), or None: keep nothing this time."""
-    global _unreachable_until
-    shared = _redis()
-    if shared is None or time.monotonic() < _unreachable_until:
+    """The current configuration version (read once per request), or None: keep nothing."""
+    known = _request_version.get()
+    if known:
+        return known
+    if not _kept_here():
         return None
-    client, key = shared
-    try:
-        token = client.get(key)
-        if token is None:  # never set, or lost with Redis's data: start a new one
-            client.set(key, uuid.uuid4().hex, nx=True)
-            token = client.get(key)
-    except (RedisError, OSError):
-        _unreachable_until = time.monotonic() + RETRY_AFTER_SECONDS
-        logger.warning("SLA configuration version unreachable; reading policies from the database")
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(_READ)
+        (value,) = cursor.fetchone()
+    current = str(value)
+    if known is not None:  # in a request: read once
+        _request_version.set(current)
+    return current
+
+
+def version_column() -> RawSQL | None:
+    """The version as a column of a query the request makes anyway (its user's); hand its
+    value to `take_version`. None where nothing is kept."""
+    if not _kept_here():
         return None
-    return token.decode() if token is not None else None
+    return RawSQL(_READ, (), output_field=BigIntegerField())  # noqa: S611 - a constant
+
+
+def take_version(value: int | None) -> None:
+    """The version `version_column` read, for the rest of this request (outside a request,
+    where nothing would forget it at the end, it is not kept)."""
+    if value is not None and _request_version.get() == IN_REQUEST:
+        _request_version.set(str(value))
+
+
+def _request_starts(**_kwargs: Any) -> None:
+    _request_version.set(IN_REQUEST)
+
+
+def _request_ends(**_kwargs: Any) -> None:
+    _request_version.set(None)
 
 
 def get(kind: str, pk: Hashable, current: str | None) -> Any:
-    """This process's copy of `kind` `pk` if loaded under the `current` token, else None."""
+    """This process's copy of `kind` `pk` if loaded under the `current` version, else None."""
     if current is None:
         return None
     copy = _copies.get((kind, pk))
@@ -80,7 +99,7 @@ def get(kind: str, pk: Hashable, current: str | None) -> Any:
 
 def keep(kind: str, pk: Hashable, current: str | None, value: Any) -> None:
     """Keep `value`, read from the database after `current` was read (never before it: a change
-    committed in between would then be kept under the new token)."""
+    committed in between would then be kept under the new version)."""
     if current is None or _change_pending():
         return
     if len(_copies) >= 256:
@@ -89,8 +108,8 @@ def keep(kind: str, pk: Hashable, current: str | None, value: Any) -> None:
 
 
 def changed() -> None:
-    """The SLA configuration changed: drop this process's copies now and give every process a new
-    token once the change is committed (before that, they read the old rows anyway)."""
+    """The SLA configuration changed: drop this process's copies now and advance the version once
+    the change is committed (before that, the other processes read the old rows anyway)."""
     _copies.clear()
     transaction.on_commit(announce_change)
 
@@ -104,18 +123,18 @@ def _change_pending() -> bool:
 
 
 def announce_change() -> None:
-    """Give every process a new token (on commit of a change)."""
+    """Advance the version, so that every process reads the rows again (on commit of a
+    change)."""
     _copies.clear()
-    shared = _redis()
-    if shared is None:
+    if not _kept_here():
         return
-    client, key = shared
     try:
-        client.set(key, uuid.uuid4().hex)
-    except (RedisError, OSError):
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(_ADVANCE)
+    except DatabaseError:
         logger.warning(
-            "SLA configuration changed but Redis is unreachable; other processes keep their "
-            "copies for up to %s s",
+            "SLA configuration changed but its version could not be advanced; other processes "
+            "keep their copies for up to %s s",
             MAX_AGE_SECONDS,
         )
 
@@ -148,3 +167,5 @@ def connect() -> None:
         sender=Service.allowed_consumers.through,
         dispatch_uid="slas-config-service-consumers",
     )
+    request_started.connect(_request_starts, dispatch_uid="slas-config-request-starts")
+    request_finished.connect(_request_ends, dispatch_uid="slas-config-request-ends")
