@@ -11,17 +11,18 @@ from functools import cache
 from typing import Any
 
 from django.db.models import (
-    CharField,
     ExpressionWrapper,
     F,
     Field,
     Func,
+    IntegerField,
     Model,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     TextField,
+    Value,
 )
 
 from departments.models import Department, User, person_name
@@ -34,6 +35,7 @@ from servicedesk.statements import (
     slot,
     text_slot,
 )
+from slas import config_cache
 
 from .models import Attachment, Comment, Service, Ticket, TicketEvent
 from .workflow import AGENT, HEAD, REQUESTER
@@ -156,33 +158,13 @@ TICKET_ROW_COLUMNS = (
 )
 
 
-class _RelatedColumn(Func):
-    """One column of the row a foreign key points to, as a scalar subquery:
-    `(SELECT column FROM table WHERE id = fk)`."""
-
-    def __init__(self, foreign_key: str, model: type[Model], field: str) -> None:
-        super().__init__(F(foreign_key), output_field=CharField())
-        self.related_model = model
-        self.related_field = field
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:  # type: ignore[override]
-        quote = connection.ops.quote_name
-        meta = self.related_model._meta
-        column = quote(meta.get_field(self.related_field).column)
-        extra["template"] = (
-            f"(SELECT {column} FROM {quote(meta.db_table)} "  # noqa: S608 - quoted names only
-            f"WHERE {quote(meta.pk.column)} = %(expressions)s)"
-        )
-        return super().as_sql(compiler, connection, **extra)
-
-
 # A person's names as a row shows them (departments.models.person_name), in this order.
 PERSON_NAMES = ("username", "first_name", "last_name")
 
 
 class PersonNames(Func):
     """The user a foreign key points to, as a list of PERSON_NAMES (None without a user), from
-    one scalar subquery: three `_RelatedColumn`s were three lookups of the same user row."""
+    one scalar subquery: a subquery per name was three lookups of the same user row."""
 
     def __init__(self, foreign_key: str) -> None:
         super().__init__(F(foreign_key), output_field=Field())
@@ -279,11 +261,36 @@ def _ticket_rows() -> "QuerySet[Ticket, dict[str, Any]]":
         # taken without a parser, and rows without a converter are handed over as read.
         form_data_json=ExpressionWrapper(F("form_data"), output_field=TextField()),
         sla_warnings_json=ExpressionWrapper(F("sla_warnings"), output_field=TextField()),
-        service_name=_RelatedColumn("service_id", Service, "name"),
-        provider_department_code=_RelatedColumn("provider_department_id", Department, "code"),
         requester_names=PersonNames("requester_id"),
         assignee_names=PersonNames("assignee_id"),
     )
+
+
+def catalog_names(*, fresh: bool = False) -> tuple[dict[int, str], dict[int, str]]:
+    """Every service's name and department's code by id, for rows that show them: kept by the
+    process while the catalog is unchanged (slas.config_cache), they cost a list of tickets no
+    subquery per row (issue #6). `fresh`: read again (a row named one not yet kept)."""
+    version = config_cache.version()  # before the rows are read
+    names = None if fresh else config_cache.get("catalog names", None, version)
+    if names is None:
+        services: dict[int, str] = {}
+        departments: dict[int, str] = {}
+        kind = IntegerField()
+        rows = (
+            Service.objects.order_by()
+            .values_list("pk", "name", Value(0, output_field=kind))
+            .union(
+                Department.objects.order_by().values_list(
+                    "pk", "code", Value(1, output_field=kind)
+                ),
+                all=True,
+            )
+        )
+        for pk, name, is_department in rows:
+            (departments if is_department else services)[pk] = name
+        names = (services, departments)
+        config_cache.keep("catalog names", None, version, names)
+    return names
 
 
 def is_provider_side(user: User, ticket: Ticket) -> bool:

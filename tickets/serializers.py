@@ -13,7 +13,7 @@ from slas import config_cache
 from slas.clocks import RESOLUTION, RESPONSE, ClockContext, remaining_minutes_of
 
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
-from .selectors import name_of
+from .selectors import catalog_names, name_of
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -166,6 +166,7 @@ class TicketRows:
         self.sla_contexts: dict[int, ClockContext] = {}
         self.people: dict[int, dict[str, Any]] = {}
         self.times = _iso_times.setdefault(self.zone, {})
+        self.catalog: tuple[dict[int, str], dict[int, str]] | None = None
 
     def data(self, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if api_settings.DATETIME_FORMAT != "iso-8601":
@@ -215,8 +216,8 @@ class TicketRows:
             "resolution_remaining_minutes": self._remaining(
                 row, RESOLUTION, row["resolution_due_at"]
             ),
-            "service_name": row["service_name"],
-            "provider_department_code": row["provider_department_code"],
+            "service_name": self._catalog_name(0, row["service_id"]),
+            "provider_department_code": self._catalog_name(1, row["provider_department_id"]),
             "requester_summary": self._person(row, "requester"),
             "assignee_summary": self._person(row, "assignee"),
         }
@@ -245,6 +246,16 @@ class TicketRows:
             now=self.now,
             cache=self.sla_contexts,
         )
+
+    def _catalog_name(self, kind: int, pk: int) -> str:
+        """A service's name (`kind` 0) or a department's code (1), from `catalog_names`."""
+        if self.catalog is None:
+            self.catalog = catalog_names()
+        name = self.catalog[kind].get(pk)
+        if name is None:  # added since the catalog was kept (tickets keep theirs: PROTECT)
+            self.catalog = catalog_names(fresh=True)
+            name = self.catalog[kind][pk]
+        return name
 
     def _person(self, row: Mapping[str, Any], role: str) -> dict[str, Any] | None:
         """UserSummarySerializer's output, once per person per response."""

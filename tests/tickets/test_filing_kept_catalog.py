@@ -101,6 +101,32 @@ def test_filing_with_the_catalog_kept_costs_a_pinned_number_of_queries(company, 
     assert moved.json()["first_response_at"] is not None
 
 
+def test_names_edited_in_another_process_show_in_the_next_list(company, api, policies, tmp_path):
+    """A ticket row's service name and department code come from the catalog's names the
+    process keeps (selectors.catalog_names): a rename elsewhere shows at the next request, and
+    a service added elsewhere is named at once."""
+    file(api, company.requester, company.service.pk)
+    listed = api(company.agent).get(TICKETS).json()["results"][0]
+    assert (listed["service_name"], listed["provider_department_code"]) == (
+        company.service.name,
+        "IT",
+    )
+    in_another_process(
+        "from tickets.models import Service; from departments.models import Department; "
+        f"s = Service.objects.get(pk={company.service.pk}); s.name = '台式机维修'; s.save(); "
+        f"d = Department.objects.get(pk={company.it.pk}); d.code = 'ITS'; d.save()",
+        tmp_path,
+    )
+    listed = api(company.agent).get(TICKETS).json()["results"][0]
+    assert (listed["service_name"], listed["provider_department_code"]) == ("台式机维修", "ITS")
+
+    # Written without a signal (bulk_create): not announced, so the kept names lack it.
+    (added,) = Service.objects.bulk_create([Service(department=company.it, name="新服务")])
+    Ticket.objects.filter(service=company.service).update(service=added)
+    listed = api(company.agent).get(TICKETS).json()["results"][0]
+    assert listed["service_name"] == "新服务"  # an id not kept: the names read afresh
+
+
 def test_edits_in_another_process_reach_the_next_filing(company, api, policies, tmp_path):
     standard, fast = policies
     assert file(api, company.requester, company.service.pk).json()["sla_policy"] == standard.pk

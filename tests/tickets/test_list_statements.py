@@ -232,6 +232,14 @@ def test_a_statement_kept_for_one_viewer_shows_another_of_its_shape_only_their_t
     assert first_ids and second_ids and not first_ids & second_ids
 
 
+def is_version_or_catalog_read(sql: str) -> bool:
+    """The SLA configuration's version, or `selectors.catalog_names`' read of every service's
+    name and department's code."""
+    return "slas_config_version" in sql or (
+        'FROM "tickets_service"' in sql and "UNION ALL" in sql and "WHERE" not in sql
+    )
+
+
 def test_a_deep_cursor_page_reads_one_statement_bound_to_its_cursor(company, tickets, api):
     """Following `next` reuses the statement of the cursor's segment: pages after the second
     compile nothing more, each one query besides the caller's roles."""
@@ -244,7 +252,11 @@ def test_a_deep_cursor_page_reads_one_statement_bound_to_its_cursor(company, tic
         client = api(User.objects.get(pk=company.agent.pk))  # roles read again
         with CaptureQueriesContext(connection) as queries:
             page = client.get(page["next"]).json()
-        assert len(queries) == 2  # the caller's roles, the page
+        # The caller's roles, the page; besides them the SLA configuration's version (which a
+        # token's query brings along) and the catalog's names, which a committed catalog keeps
+        # (tests/test_token_auth.py counts a token's list).
+        reads = [q["sql"] for q in queries if not is_version_or_catalog_read(q["sql"])]
+        assert len(reads) == 2, reads
         shown += [row["id"] for row in page["results"]]
     assert kept_list_statements() == kept
     assert len(shown) > 4
