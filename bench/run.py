@@ -464,15 +464,16 @@ def measure_one(args: argparse.Namespace) -> int:
                 name, get, args, floor=None if name == "floor" else floor_get
             )
 
+        # The lower bounds before the writes: on the data the reads saw (the filings add
+        # hundreds of unfolded tickets to today's figures and the newest tickets).
+        with psycopg.connect(database_conninfo(url), autocommit=True) as conn:
+            results["sql"] = raw_sql(conn, who, sample, deep_last, quarter_from, quarter_to, on)
         if on("api_file") or on("api_transition"):
             results["http"].update(
                 writes(client, who, requester_api, agent_api, args, results, floor_get)
             )
     finally:
         server.stop()
-
-    with psycopg.connect(database_conninfo(url), autocommit=True) as conn:
-        results["sql"] = raw_sql(conn, who, sample, deep_last, quarter_from, quarter_to, on)
     if not args.skip_sweep:
         results["sweep"] = sweep()
     if not args.skip_survey:
@@ -646,61 +647,224 @@ INDEXED = (
     "(UPPER(t.reference) = UPPER(%({word})s)"
     " OR ticket_bigrams(t.title) @> ticket_bigrams(%({word})s))"
 )
-METRICS_AGGREGATE = """
-    SELECT count(*),
-      count(*) FILTER (WHERE response_due_at IS NOT NULL
-                       AND (first_response_at IS NOT NULL OR response_breached)),
-      count(*) FILTER (WHERE response_due_at IS NOT NULL
-                       AND (first_response_at IS NOT NULL OR response_breached)
-                       AND first_response_at <= response_due_at),
-      count(*) FILTER (WHERE response_due_at IS NOT NULL AND response_breached),
-      count(response_business_seconds),
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY response_business_seconds),
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY response_business_seconds),
-      count(*) FILTER (WHERE resolution_due_at IS NOT NULL
-                       AND (resolved_at IS NOT NULL OR resolution_breached)),
-      count(*) FILTER (WHERE resolution_due_at IS NOT NULL
-                       AND (resolved_at IS NOT NULL OR resolution_breached)
-                       AND resolved_at <= resolution_due_at),
-      count(*) FILTER (WHERE resolution_due_at IS NOT NULL AND resolution_breached),
-      count(resolution_business_seconds),
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_business_seconds),
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_business_seconds)
-    FROM tickets_ticket WHERE {scope} AND created_at >= %(from)s AND created_at < %(to)s
+# The SLA figures `metrics/sla/` and the dashboard read (slas/figures.py, issue #6), for one
+# department: the ledger (open tickets now per key and assignee, the days with unfolded changes)
+# with the figures' build; the stored day and month rows; the coarse histograms summed, with the
+# fine counts of the coarse buckets the median and p90 fall in; and, for a day not yet folded,
+# its tickets. Written as a reader without the application's per-process tallies
+# (`figures._kept`) reads them: the app, between two changes of a side, reads only the ledger.
+FIGURES_LEDGER = """
+    SELECT e.side, e.status, e.priority, {assignee}
+           (e.ticket_created_at AT TIME ZONE %(zone)s)::date AS day, sum(e.count), count(*),
+           b.id, b.folds
+    FROM slas_figureledgerentry e {assignee_join}
+    LEFT JOIN slas_figuresbuild b ON b.time_zone = %(zone)s AND b.layout = %(layout)s
+    WHERE e.department_id = %(dept)s AND e.side IN ({sides})
+    GROUP BY e.side, e.status, e.priority, {assignee} day, b.id, b.folds
 """
-BACKLOG = """
-    SELECT status, priority, count(*) FROM tickets_ticket
-    WHERE {scope} AND status IN ('new', 'assigned', 'in_progress', 'waiting')
-    GROUP BY status, priority
+LEDGER_ASSIGNEE = "e.assignee_id, u.username, u.first_name, u.last_name,"
+LEDGER_ASSIGNEE_JOIN = "LEFT JOIN departments_user u ON u.id = e.assignee_id"
+# Counts of the rows, per side ({group}: and per week of their day), totals with GROUPING SETS.
+FIGURES_COUNTS = """
+    SELECT side, {group} sum(tickets), sum(reopened), sum(resolved_once),
+           sum(response_measured), sum(response_met), sum(response_breached),
+           sum(response_timed), sum(resolution_measured), sum(resolution_met),
+           sum(resolution_breached), sum(resolution_timed)
+    FROM slas_periodfigures
+    WHERE department_id = %(dept)s AND side IN ({sides}) AND {rows}
+    GROUP BY {grouping}
 """
-REOPENED = """
-    SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM tickets_ticketevent e
-                                          WHERE e.ticket_id = t.id AND e.kind = 'reopened')),
-           count(*) FILTER (WHERE t.resolved_at IS NOT NULL)
-    FROM tickets_ticket t WHERE {scope} AND created_at >= %(from)s AND created_at < %(to)s
+WEEK = "day - extract(isodow FROM day)::int + 1 AS week,"  # its Monday
+# Per side and clock the coarse buckets (fine bucket null) summed over the rows holding the
+# period's histograms ({sign} -1: a stale day's row, taken off its month's), and the fine
+# buckets of the coarse buckets holding the ranks the median and p90 interpolate between (the
+# ranks among the stored rows: a stale day's tickets, read apart, can move them by a few).
+FIGURES_HISTOGRAMS = """
+    WITH held AS (
+      SELECT id, side, response_coarse, resolution_coarse, {sign} AS sign
+      FROM slas_periodfigures
+      WHERE department_id = %(dept)s AND side IN ({sides}) AND ({rows})
+    ), coarse AS (
+      SELECT held.side, h.clock, h.bucket::int AS bucket, sum(held.sign * h.n::int) AS n
+      FROM held CROSS JOIN LATERAL (
+        SELECT 'response' AS clock, key AS bucket, value AS n
+        FROM jsonb_each_text(held.response_coarse)
+        UNION ALL
+        SELECT 'resolution', key, value FROM jsonb_each_text(held.resolution_coarse)
+      ) AS h
+      GROUP BY 1, 2, 3
+    ), ranked AS (
+      SELECT side, clock, bucket, n,
+             sum(n) OVER (PARTITION BY side, clock ORDER BY bucket) - n AS below,
+             sum(n) OVER (PARTITION BY side, clock) AS timed
+      FROM coarse WHERE n <> 0
+    ), needed AS (
+      SELECT DISTINCT side, clock, bucket
+      FROM ranked CROSS JOIN (VALUES (0.5), (0.9)) AS percentile (fraction)
+      WHERE below <= ceil(fraction * (timed - 1)) AND floor(fraction * (timed - 1)) < below + n
+    )
+    SELECT side, clock, bucket, NULL::int AS fine_bucket, n FROM coarse
+    UNION ALL
+    SELECT needed.side, needed.clock, needed.bucket, fine.key::int, sum(held.sign * fine.value::int)
+    FROM needed
+    JOIN held ON held.side = needed.side
+    JOIN slas_periodfigures f ON f.id = held.id
+    CROSS JOIN LATERAL jsonb_each_text(
+      CASE needed.clock WHEN 'response' THEN f.response_fine ELSE f.resolution_fine END
+      -> ('c' || needed.bucket)
+    ) AS fine
+    GROUP BY 1, 2, 3, 4
 """
-HISTOGRAM = """
-    SELECT width_bucket(resolution_business_seconds, ARRAY[3600, 14400, 28800, 57600, 144000]),
-           count(*)
-    FROM tickets_ticket
-    WHERE {scope} AND created_at >= %(from)s AND created_at < %(to)s
-      AND resolution_business_seconds IS NOT NULL
-    GROUP BY 1
+# A day with unfolded changes from its tickets: the department's, per side, with each clock's
+# business seconds (the stale day's share of the histograms and percentiles).
+STALE_DAY = """
+    SELECT s.side, count(*),
+      count(*) FILTER (WHERE EXISTS (SELECT 1 FROM tickets_ticketevent e
+                                     WHERE e.ticket_id = t.id AND e.kind = 'reopened')),
+      count(*) FILTER (WHERE t.resolved_at IS NOT NULL
+                       OR EXISTS (SELECT 1 FROM tickets_ticketevent e WHERE e.ticket_id = t.id
+                                  AND e.kind IN ('resolved', 'reopened'))),
+      count(*) FILTER (WHERE t.response_due_at IS NOT NULL
+                       AND (t.first_response_at IS NOT NULL OR t.response_breached)),
+      count(*) FILTER (WHERE t.response_due_at IS NOT NULL
+                       AND (t.first_response_at IS NOT NULL OR t.response_breached)
+                       AND t.first_response_at <= t.response_due_at),
+      count(*) FILTER (WHERE t.response_due_at IS NOT NULL AND t.response_breached),
+      array_agg(t.response_business_seconds) FILTER (
+        WHERE t.response_business_seconds IS NOT NULL),
+      count(*) FILTER (WHERE t.resolution_due_at IS NOT NULL
+                       AND (t.resolved_at IS NOT NULL OR t.resolution_breached)),
+      count(*) FILTER (WHERE t.resolution_due_at IS NOT NULL
+                       AND (t.resolved_at IS NOT NULL OR t.resolution_breached)
+                       AND t.resolved_at <= t.resolution_due_at),
+      count(*) FILTER (WHERE t.resolution_due_at IS NOT NULL AND t.resolution_breached),
+      array_agg(t.resolution_business_seconds) FILTER (
+        WHERE t.resolution_business_seconds IS NOT NULL)
+    FROM tickets_ticket t
+    CROSS JOIN LATERAL (VALUES ('provider', t.provider_department_id),
+                               ('consumer', t.requester_department_id)) AS s (side, department_id)
+    WHERE (t.provider_department_id = %(dept)s OR t.requester_department_id = %(dept)s)
+      AND t.created_at >= %(today_from)s AND t.created_at < %(today_to)s
+      AND s.department_id = %(dept)s
+    GROUP BY s.side
 """
-BREACHES = (
-    TICKET_ROW
-    + """ WHERE {scope} AND t.created_at >= %(from)s AND t.created_at < %(to)s
-      AND (t.response_breached OR t.resolution_breached) AND """
-    + VISIBLE
-    + " ORDER BY t.created_at DESC, t.id DESC LIMIT 20"
-)
-WORKLOAD = """
-    SELECT t.assignee_id, u.username, count(*) FROM tickets_ticket t
-    LEFT JOIN departments_user u ON u.id = t.assignee_id
-    WHERE t.provider_department_id = %(dept)s
-      AND t.status IN ('new', 'assigned', 'in_progress', 'waiting')
-    GROUP BY 1, 2 ORDER BY 3 DESC
+# The dashboard's newest breached tickets of a side ({column}: its department's) that its head
+# may see.
+BREACHES = """
+    SELECT t.reference, t.title, t.response_breached, t.resolution_breached, t.created_at,
+           pd.name, rd.name
+    FROM tickets_ticket t
+    JOIN departments_department pd ON pd.id = t.provider_department_id
+    LEFT JOIN departments_department rd ON rd.id = t.requester_department_id
+    WHERE t.{column} = %(dept)s
+      AND t.created_at >= %(period_from)s AND t.created_at < %(period_to)s
+      AND (t.response_breached OR t.resolution_breached)
+      AND (t.requester_id = %(head)s OR t.requester_department_id = ANY(%(headed)s)
+           OR t.provider_department_id = ANY(%(head_provided)s))
+    ORDER BY t.created_at DESC, t.id DESC LIMIT 20
 """
+# The dashboard's satisfaction and recognition panels and its latest closed SERVQUAL campaign
+# (feedback app).
+DASHBOARD_FEEDBACK = [
+    "SELECT score, end_score, best_moment, worst_moment, count(*) FROM feedback_ticketrating"
+    " WHERE provider_department_id = %(dept)s"
+    " AND created_at >= %(period_from)s AND created_at < %(period_to)s GROUP BY 1, 2, 3, 4",
+    "SELECT k.agent_id, u.username, u.first_name, u.last_name, count(*) FROM feedback_kudos k"
+    " JOIN departments_user u ON u.id = k.agent_id WHERE k.department_id = %(dept)s"
+    " AND k.created_at >= %(period_from)s AND k.created_at < %(period_to)s"
+    " GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 2",
+    "SELECT * FROM feedback_survey WHERE provider_department_id = %(dept)s"
+    " AND kind = 'servqual' AND state = 'closed' ORDER BY closes_at DESC, id DESC LIMIT 1",
+]
+
+
+DASHBOARD_DAYS = 90  # the dashboard's period=90d
+
+
+def figures_params(who: dict, quarter_from: datetime, quarter_to: datetime) -> dict[str, Any]:
+    """The values the figures' statements read: the quarter's months; the dashboard's 90 days
+    to tomorrow (local midnights, as the page's period), the months whose rows hold its
+    histograms (from the first whole one to today's, whose row holds no later day), today (not
+    folded in `page_dashboard_live`); the head's visibility."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from departments.selectors import headed_department_ids, provider_department_ids
+    from slas.figures import LAYOUT, day_start, month_start, next_month
+
+    today = timezone.localdate()
+    end_day = today + timedelta(days=1)
+    first_day = end_day - timedelta(days=DASHBOARD_DAYS)
+    head = who["head"]
+    return {
+        "zone": settings.TIME_ZONE,
+        "layout": LAYOUT,
+        "quarter_first_day": timezone.localdate(quarter_from),
+        "quarter_end_day": timezone.localdate(quarter_to),
+        "first_day": first_day,
+        "end_day": end_day,
+        "months_from": first_day if first_day.day == 1 else next_month(first_day),
+        "months_to": next_month(month_start(today)),
+        "today": today,
+        "period_from": day_start(first_day),
+        "period_to": day_start(end_day),
+        "today_from": day_start(today),
+        "today_to": day_start(end_day),
+        "head": head.pk,
+        "headed": list(headed_department_ids(head)),
+        "head_provided": list(provider_department_ids(head)),
+    }
+
+
+def figures_queries() -> dict[str, list[str]]:
+    """The twins of the reads served by the SLA figures: `metrics/sla/` of IT as provider over
+    the quarter (its month rows); the dashboard of IT over 90 days, both sides (day rows for the
+    weekly trend; month rows and the first days' rows for the histograms), with its breaches and
+    feedback panels; `page_dashboard_live` the same with today computed from its tickets."""
+    provider, both = "'provider'", "'provider', 'consumer'"
+    quarter = "span = 'month' AND day >= %(quarter_first_day)s AND day < %(quarter_end_day)s"
+    days = "span = 'day' AND day >= %(first_day)s AND day < %(end_day)s"
+    held = (
+        "(span = 'month' AND day >= %(months_from)s AND day < %(months_to)s)"
+        " OR (span = 'day' AND day >= %(first_day)s AND day < %(months_from)s)"
+    )
+    today = "span = 'day' AND day = %(today)s"
+    weekly = "GROUPING SETS ((side), (side, week))"
+    ledger = FIGURES_LEDGER.format(
+        sides=both, assignee=LEDGER_ASSIGNEE, assignee_join=LEDGER_ASSIGNEE_JOIN
+    )
+    breaches = [
+        BREACHES.format(column=column)
+        for column in ("provider_department_id", "requester_department_id")
+    ]
+    return {
+        "api_metrics_quarter": [
+            FIGURES_LEDGER.format(sides=provider, assignee="", assignee_join=""),
+            FIGURES_COUNTS.format(sides=provider, group="", rows=quarter, grouping="side"),
+            FIGURES_HISTOGRAMS.format(sides=provider, rows=quarter, sign="1"),
+        ],
+        "page_dashboard": [
+            ledger,
+            FIGURES_COUNTS.format(sides=both, group=WEEK, rows=days, grouping=weekly),
+            FIGURES_HISTOGRAMS.format(sides=both, rows=held, sign="1"),
+            *breaches,
+            *DASHBOARD_FEEDBACK,
+        ],
+        "page_dashboard_live": [
+            ledger,
+            FIGURES_COUNTS.format(
+                sides=both, group=WEEK, rows=f"{days} AND day <> %(today)s", grouping=weekly
+            ),
+            FIGURES_HISTOGRAMS.format(
+                sides=both,
+                rows=f"{held} OR ({today})",
+                sign=f"CASE WHEN {today} THEN -1 ELSE 1 END",
+            ),
+            STALE_DAY,
+            *breaches,
+            *DASHBOARD_FEEDBACK,
+        ],
+    }
 
 
 def raw_sql(
@@ -713,21 +877,17 @@ def raw_sql(
     on: Callable[[str], bool],
 ) -> dict[str, Any]:
     """The hand-written SQL each read needs (same rows, about the same columns), timed on one
-    connection: the floor no ORM, serializer or template can go under."""
+    connection: the floor no ORM, serializer or template can go under. For metrics and the
+    dashboard, the same tables the application reads (`figures_queries`)."""
     from departments.selectors import provider_department_ids
 
     agent = who["agent"]
-    now = datetime.now(UTC)
     params = {
         "me": agent.pk,
         "provided": list(provider_department_ids(agent)),
         "dept": who["it"],
         "ticket": sample["id"],
         "reference": sample["reference"],
-        "from": quarter_from,
-        "to": quarter_to,
-        "period_from": now - timedelta(days=90),
-        "period_to": now + timedelta(days=1),
         "common": COMMON_WORD,
         "common_like": f"%{COMMON_WORD}%",
         "rare": RARE_WORD,
@@ -736,9 +896,8 @@ def raw_sql(
     if deep_last:
         params["after_at"] = datetime.fromisoformat(deep_last["created_at"])
         params["after_id"] = deep_last["id"]
+    params |= figures_params(who, quarter_from, quarter_to)
     order = " ORDER BY t.created_at DESC, t.id DESC LIMIT 51"
-    provider = "provider_department_id = %(dept)s"
-    consumer = "requester_department_id = %(dept)s"
     queries: dict[str, list[str]] = {
         "api_list": [TICKET_ROW + " WHERE " + VISIBLE + order],
         "api_list_open": [
@@ -779,11 +938,6 @@ def raw_sql(
             " LEFT JOIN departments_user u ON u.id = e.actor_id"
             " WHERE e.ticket_id = %(ticket)s ORDER BY e.at, e.id LIMIT 101",
         ],
-        "api_metrics_quarter": [
-            METRICS_AGGREGATE.format(scope=provider),
-            BACKLOG.format(scope=provider),
-            REOPENED.format(scope=provider),
-        ],
         "page_queue": [
             TICKET_ROW
             + " WHERE "
@@ -801,22 +955,8 @@ def raw_sql(
             " LEFT JOIN departments_user u ON u.id = c.author_id"
             " WHERE c.ticket_id = %(ticket)s ORDER BY c.created_at, c.id",
         ],
-        "page_dashboard": [
-            query.format(scope=scope)
-            .replace("%(from)s", "%(period_from)s")
-            .replace("%(to)s", "%(period_to)s")
-            for scope in (provider, consumer)
-            for query in (METRICS_AGGREGATE, BACKLOG, REOPENED, HISTOGRAM)
-        ]
-        + [
-            BREACHES.format(scope="t." + scope)
-            .replace("%(from)s", "%(period_from)s")
-            .replace("%(to)s", "%(period_to)s")
-            for scope in (provider, consumer)
-        ]
-        + [WORKLOAD],
     }
-    queries["page_dashboard_live"] = queries["page_dashboard"]
+    queries |= figures_queries()
     if deep_last:
         queries["api_list_deep"] = [
             TICKET_ROW
