@@ -109,10 +109,25 @@ ORDERINGS = ["-created_at", "created_at", "resolution_due_at", "-resolution_due_
 TERMS = ["打印", "vpn", "VPN", "量子计算机", "量子", "蓝", "门", "报表 7", "不存在的词"]
 
 
+@pytest.fixture
+def pair_statistics(monkeypatch, tickets):
+    """PostgreSQL's statistics of the title pairs, as ANALYZE leaves them, read by the search
+    (tests otherwise run without: tests/conftest.py). In 34 titles every pair is in one title
+    in 34 or more, so the share under which a pair counts as rare is raised to a tenth."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticket")
+    monkeypatch.setattr(search, "_pair_statistics", (float("-inf"), None))
+    monkeypatch.setattr(search, "COMMON_SHARE", 0.1)
+    monkeypatch.setattr(search, "FEW_CANDIDATES", 2)  # vpn (two titles) turns out common
+
+
+@pytest.mark.parametrize("with_statistics", [False, True], ids=["no statistics", "statistics"])
 @pytest.mark.parametrize("ordering", ORDERINGS)
 def test_every_page_of_a_search_holds_exactly_the_visible_matches_in_list_order(
-    company, api, tickets, small_window, ordering
+    company, api, tickets, small_window, ordering, with_statistics, request
 ):
+    if with_statistics:
+        request.getfixturevalue("pair_statistics")
     client = api(company.agent)
     everything = walk(client, {"ordering": ordering})
     by_id = {t.pk: t for t in Ticket.objects.all()}
@@ -144,6 +159,47 @@ def test_search_finds_old_rare_titles_through_the_index_and_common_ones_among_th
     assert not any("ticket_bigrams(" in sql for sql in ticket_queries)
     assert len(ticket_queries) == 1  # the page, from the newest four
     assert "LIMIT 4)" in ticket_queries[0]
+
+
+def test_a_word_with_a_rare_pair_is_looked_up_in_the_index_first(
+    company, api, tickets, small_window, pair_statistics
+):
+    assert search.likely_rare("量子计算机") and search.likely_rare("vpn")
+    assert not search.likely_rare("打印") and not search.likely_rare("报表")
+    client = api(company.agent)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(TICKETS, {"search": "量子计算机"})
+    assert [row["id"] for row in response.json()["results"]] == [tickets[0].pk]
+    ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+    # The index's candidates (at most FEW_CANDIDATES, one found), and no window.
+    assert len(ticket_queries) == 1
+    assert "ticket_bigrams(" in ticket_queries[0] and "LIMIT 2)" in ticket_queries[0]
+
+    # vpn: two candidates, as many as FEW_CANDIDATES: then the window and the index as before.
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(TICKETS, {"search": "vpn"})
+    assert [row["id"] for row in response.json()["results"]] == [tickets[3].pk, tickets[1].pk]
+    ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+    assert len(ticket_queries) == 3
+    assert "LIMIT 2)" in ticket_queries[0] and "LIMIT 4)" in ticket_queries[1]
+
+
+def test_without_statistics_no_word_counts_as_rare(tickets, monkeypatch):
+    monkeypatch.setattr(search, "_pair_statistics", (float("-inf"), None))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'ticket_title_bigrams_idx'")
+        (analyzed,) = cursor.fetchone()
+    if analyzed:
+        pytest.skip("the test database's tickets were analyzed by autovacuum")
+    assert search.common_pairs() is None and not search.likely_rare("量子计算机")
+
+
+@pytest.mark.parametrize("term", ["VpN 打印", "量子计算机", "ab", "x", "", "ÉCOLE école 12"])
+def test_the_terms_pairs_are_the_databases(term):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ticket_bigrams(%s)", [term])
+        (pairs,) = cursor.fetchone()
+    assert search.term_pairs(term) == set(pairs)
 
 
 def test_a_word_of_many_older_tickets_is_read_on_in_order_not_sorted_from_the_index(
