@@ -105,7 +105,8 @@ def record_event(
 def _enqueue_notification(event_id: int) -> None:
     from .tasks import notify_ticket_event
 
-    notify_ticket_event.enqueue(event_id)
+    # After the response: the event's `mail_due_at` is the outbox if the publish never happens.
+    notify_ticket_event.enqueue_after_response(event_id)
 
 
 @cache
