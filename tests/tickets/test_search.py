@@ -185,13 +185,22 @@ def test_a_word_with_a_rare_pair_is_looked_up_in_the_index_first(
 
 
 def test_without_statistics_no_word_counts_as_rare(tickets, monkeypatch):
-    monkeypatch.setattr(search, "_pair_statistics", (float("-inf"), None))
+    """A table never analyzed has no statistics (here: read just now, and none)."""
+    import time
+
+    monkeypatch.setattr(search, "_pair_statistics", (time.monotonic(), None))
+    assert not search.likely_rare("量子计算机")
+
+
+def test_the_statistics_are_read_again_after_a_while(tickets, monkeypatch):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'ticket_title_bigrams_idx'")
-        (analyzed,) = cursor.fetchone()
-    if analyzed:
-        pytest.skip("the test database's tickets were analyzed by autovacuum")
-    assert search.common_pairs() is None and not search.likely_rare("量子计算机")
+        cursor.execute("ANALYZE tickets_ticket")
+    monkeypatch.setattr(search, "_pair_statistics", (float("-inf"), None))
+    pairs = search.common_pairs()
+    assert pairs and all(0 < share <= 1 for share in pairs.values())
+    assert search.common_pairs() is pairs  # kept
+    monkeypatch.setattr(search, "PAIR_STATISTICS_SECONDS", 0.0)
+    assert search.common_pairs() == pairs and search.common_pairs() is not pairs
 
 
 @pytest.mark.parametrize("term", ["VpN 打印", "量子计算机", "ab", "x", "", "ÉCOLE école 12"])
