@@ -7,8 +7,9 @@ For each size the data set is loaded by `generate_dataset` into a database of it
 (`sd_bench_<size>`; reused when it already holds that data set), gunicorn is started on
 127.0.0.1 (a free port, DEBUG off, persistent connections, Redis cache and broker) with
 `bench.settings` (the project's settings plus the framework-floor view), and every measurement
-is a bounded loop (--requests per concurrency level), compared (×F) with the floor measured just
-before it at the same concurrency. Prints a table, the targets (pass/fail) and writes
+is a bounded loop (--requests per concurrency level), compared (×F) with the floor: at
+concurrency 1 measured in alternation with it, request by request; above, just before it at the
+same concurrency. Prints a table, the targets (pass/fail) and writes
 bench/results/run.json. See bench/README.md.
 """
 
@@ -515,6 +516,39 @@ def local_floor(floor: Callable[[int], None] | None, count: int, concurrency: in
     return {"floor_p50_ms": cell["p50_ms"]}
 
 
+def level(
+    call: Callable[[int], None],
+    floor: Callable[[int], None] | None,
+    count: int,
+    concurrency: int,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`call` measured at `concurrency` with the floor to compare it with. At concurrency 1 the
+    two alternate request by request (each pair in turns of order): this machine's speed drifts
+    within seconds, and a floor measured in a block of its own just before was up to a third
+    off (bench/README.md). At higher concurrency, blocks: the throughput is the call's alone."""
+    if floor is None or concurrency != 1:
+        own_floor = local_floor(floor, count, concurrency)
+        return timed_loop(call, count, concurrency, offset) | own_floor
+    calls: list[float] = []
+    floors: list[float] = []
+    wall = 0.0
+    for index in range(offset, offset + count):
+        for measured in (floor, call) if index % 2 else (call, floor):
+            started = time.perf_counter()
+            measured(index)
+            seconds = time.perf_counter() - started
+            if measured is call:
+                calls.append(seconds)
+                wall += seconds
+            else:
+                floors.append(seconds)
+    return summary(calls, wall) | {
+        "floor_p50_ms": round(statistics.median(floors) * 1000, 3),
+        "floor_interleaved": True,
+    }
+
+
 def run_levels(
     name: str,
     call: Callable[[int], None],
@@ -529,8 +563,7 @@ def run_levels(
         count = max(MIN_REQUESTS, int(MEASUREMENT_BUDGET_S / (warm["p50_ms"] / 1000)))
     levels = {}
     for concurrency in args.concurrency:
-        own_floor = local_floor(floor, count, concurrency)
-        levels[f"c{concurrency}"] = timed_loop(call, count, concurrency) | own_floor
+        levels[f"c{concurrency}"] = level(call, floor, count, concurrency)
         log(
             f"  {name:<22} c={concurrency}: p50 {levels[f'c{concurrency}']['p50_ms']:8.1f} ms"
             f"  p95 {levels[f'c{concurrency}']['p95_ms']:8.1f} ms  (n={count})"
@@ -578,8 +611,7 @@ def writes(
     offset = 0
     for concurrency in args.concurrency:
         before = len(filed)
-        own_floor = local_floor(floor, args.requests, concurrency)
-        levels[f"c{concurrency}"] = timed_loop(file, args.requests, concurrency, offset) | own_floor
+        levels[f"c{concurrency}"] = level(file, floor, args.requests, concurrency, offset)
         offset += args.requests
         ids = filed[before:]
         saved = Ticket.objects.filter(pk__in=ids, title__startswith=f"基准 {run} #").count()
@@ -614,10 +646,7 @@ def writes(
     offset = 0
     per_level = min(args.requests, len(targets) // max(len(args.concurrency), 1))
     for concurrency in args.concurrency:
-        own_floor = local_floor(floor, per_level, concurrency)
-        levels[f"c{concurrency}"] = (
-            timed_loop(transition, per_level, concurrency, offset) | own_floor
-        )
+        levels[f"c{concurrency}"] = level(transition, floor, per_level, concurrency, offset)
         offset += per_level
         log(
             f"  {'api_transition':<22} c={concurrency}: "
