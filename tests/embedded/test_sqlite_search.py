@@ -3,30 +3,20 @@ by the search's condition (tickets.search.matching) and paged as any list; every
 and back, holds exactly the visible tickets whose reference is the term or whose title holds
 it, in any case."""
 
-from tests.embedded.test_sqlite_writers import migrated, run_ok  # noqa: F401 - the fixture
+from tests.embedded.test_sqlite_writers import SMALL_DESK, migrated, run_ok  # noqa: F401 - the fixture
 
-SEARCH = r"""
+SEARCH = (
+    SMALL_DESK
+    + r"""
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
-import django
-
-django.setup()
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from departments.models import Department, Membership, User
-from tickets.models import Service, Ticket
+from tickets.models import Ticket
 
-settings.ALLOWED_HOSTS = ["*"]
-it = Department.objects.create(name="信息技术部", code="IT")
-hr = Department.objects.create(name="人力资源部", code="HR")
-agent = User.objects.create(username="agent", department=it)
-Membership.objects.create(user=agent, department=it, role=Membership.Role.AGENT)
-requester = User.objects.create(username="requester", department=hr)
 other = User.objects.create(username="other", department=hr)
-service = Service.objects.create(department=it, name="电脑")
 start = timezone.now() - timedelta(days=10)
 titles = ["打印 报表 7", "vpn 连接", "VPN 账号", "打印机 卡纸", "100% 打印_完成", "报表 7 打印"]
 titles.append("门禁")
@@ -68,6 +58,7 @@ for user in [agent, requester]:
         assert expected or term == "没有", term
 print("ok")
 """
+)
 
 
 def test_a_search_on_sqlite_pages_exactly_through_the_visible_matches(migrated):  # noqa: F811

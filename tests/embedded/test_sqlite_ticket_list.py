@@ -4,33 +4,23 @@ it does not (times, which SQLite receives as text); either way each page, in eve
 order and cursor tried, is byte for byte what the ORM's queryset gave (tickets.filters.
 filtered_ticket_rows, issue #6)."""
 
-from tests.embedded.test_sqlite_writers import migrated, run_ok  # noqa: F401 - the fixture
+from tests.embedded.test_sqlite_writers import SMALL_DESK, migrated, run_ok  # noqa: F401 - the fixture
 
-LIST = r"""
+LIST = (
+    SMALL_DESK
+    + r"""
 from datetime import timedelta
 from urllib.parse import urlencode
 
-import django
-
-django.setup()
-from django.conf import settings
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.test import APIClient
 
-from departments.models import Department, Membership, User
 from servicedesk import statements
 from tickets import api, selectors
 from tickets.filters import TicketOrderingFilter
-from tickets.models import Service, Ticket
+from tickets.models import Ticket
 
-settings.ALLOWED_HOSTS = ["*"]
-it = Department.objects.create(name="信息技术部", code="IT")
-hr = Department.objects.create(name="人力资源部", code="HR")
-agent = User.objects.create(username="agent", department=it)
-Membership.objects.create(user=agent, department=it, role=Membership.Role.AGENT)
-requester = User.objects.create(username="requester", department=hr)
-service = Service.objects.create(department=it, name="电脑")
 start = timezone.now() - timedelta(days=10)
 priorities, statuses = ["low", "normal", "high", "urgent"], ["new", "assigned", "waiting"]
 for number in range(11):
@@ -89,6 +79,7 @@ assert bad.status_code == 400 and list(bad.json()["fields"]) == ["provider_depar
 assert any(key[0] == "rows" for key in statements._kept), list(statements._kept)
 print("ok")
 """
+)
 
 
 def test_the_list_on_sqlite_pages_as_the_orm_did(migrated):  # noqa: F811 - the fixture

@@ -85,6 +85,27 @@ def migrated(tmp_path_factory) -> dict[str, str]:
     return env
 
 
+# The start of a script: Django set up, and a small desk (IT serves HR; an agent of IT, a
+# requester of HR, one service), for a script that then imports what it needs.
+SMALL_DESK = r"""
+import django
+
+django.setup()
+from django.conf import settings
+
+from departments.models import Department, Membership, User
+from tickets.models import Service
+
+settings.ALLOWED_HOSTS = ["*"]
+it = Department.objects.create(name="信息技术部", code="IT")
+hr = Department.objects.create(name="人力资源部", code="HR")
+agent = User.objects.create(username="agent", department=it)
+Membership.objects.create(user=agent, department=it, role=Membership.Role.AGENT)
+requester = User.objects.create(username="requester", department=hr)
+service = Service.objects.create(department=it, name="电脑")
+"""
+
+
 def run_script(script: str, env: dict[str, str]) -> list[str]:
     """Run `script` in a fresh interpreter on the `migrated` database: the lines it printed
     (it must succeed)."""
