@@ -28,8 +28,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from departments.models import Membership
 from feedback import ratings
-from slas.models import BusinessCalendar, SlaPolicy
 from tests.factories import ServiceFactory, UserFactory, make_member
+from tests.tickets.test_pages_queue import make_it_policy
 from tickets import services
 from tickets.models import Notification, Status, Ticket
 
@@ -42,7 +42,6 @@ pytestmark = [
 SH = ZoneInfo("Asia/Shanghai")
 FILED = datetime(2026, 11, 20, 10, 0, tzinfo=SH)  # a Friday, in working hours
 SHOWN = datetime(2026, 11, 23, 9, 40, tzinfo=SH)  # the Monday after: some clocks run late
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 CSRF = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+(")')
 LANGUAGES = ("en", "zh-hans")
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -55,27 +54,7 @@ def normalised(text: str) -> str:
 def build_desk(company) -> dict:
     """The pages' world: IT's queue of 60 tickets in every status (more than a page), finance's
     queue, and tickets with comments, internal notes, files, a rating and kudos."""
-    calendar = BusinessCalendar.objects.create(
-        name="标准工作日",
-        timezone="Asia/Shanghai",
-        working_hours={
-            **{day: [["09:00", "12:00"], ["13:00", "18:00"]] for day in WEEKDAYS},
-            "sat": [],
-            "sun": [],
-        },
-        years=[2026, 2027],
-    )
-    targets = {
-        "urgent": {"response": 30, "resolution": 240},
-        "high": {"response": 60, "resolution": 480},
-        "normal": {"response": 120, "resolution": 960},
-        "low": {"response": 480, "resolution": 2400},
-    }
-    policy = SlaPolicy.objects.create(
-        name="IT 标准", calendar=calendar, targets=targets, warning_percent=75
-    )
-    company.it.default_sla_policy = policy
-    company.it.save(update_fields=["default_sla_policy"])
+    make_it_policy(company)
     printer = ServiceFactory(department=company.it, name="打印机 <维修> & 耗材")
     finance_service = ServiceFactory(department=company.finance, name="报销")
     # An agent of IT and finance (the picker) and a requester with a name of their own.

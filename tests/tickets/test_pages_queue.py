@@ -39,6 +39,11 @@ TARGETS = {
 
 @pytest.fixture
 def it_policy(company) -> SlaPolicy:
+    return make_it_policy(company)
+
+
+def make_it_policy(company) -> SlaPolicy:
+    """IT's default policy: TARGETS on Mon–Fri 09–12 and 13–18 (2026 and 2027), warning at 75%."""
     calendar = BusinessCalendar.objects.create(
         name="标准工作日",
         timezone="Asia/Shanghai",
