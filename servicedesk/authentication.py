@@ -8,7 +8,8 @@ from django.db.models import F, OuterRef
 from rest_framework import authentication
 from rest_framework.authtoken.models import Token
 
-from departments.selectors import take_roles_column
+from departments.models import User
+from departments.selectors import roles_column, take_roles_column
 from servicedesk.statements import Statement, text_slot
 from slas import config_cache
 
@@ -17,9 +18,6 @@ from slas import config_cache
 def _user_by_token() -> Statement:
     """The user of a token, with the token's creation time and (on PostgreSQL) the user's roles
     and the SLA configuration's version in the same round trip, compiled once per process."""
-    from departments.models import User
-    from departments.selectors import roles_column
-
     users = User.objects.annotate(token_created=F("auth_token__created")).filter(
         auth_token__key=text_slot(0)
     )
