@@ -146,12 +146,16 @@ class Statement:
         for name, positions in self.positions.items():
             for position in positions:
                 params[position] = values[name]
-        connection = connections[self.alias]
-        with connection.cursor() as cursor:
+        with connections[self.alias].cursor() as cursor:
             cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+            return self.converted(cursor.fetchall())
+
+    def converted(self, rows: list[tuple]) -> list[tuple]:
+        """Rows of this statement's columns, read by another statement that selects them (the
+        filing statement reads a new ticket's row so), as `rows` gives them."""
         if not self.converters:
             return rows
+        connection = connections[self.alias]
         converted = []
         for row in rows:
             row = list(row)
@@ -179,8 +183,12 @@ class Statement:
 
     def dicts(self, **values: Any) -> list[dict[str, Any]]:
         """The rows as `values` gives them (the queryset must be a `values()` one)."""
+        return self.named(self.rows(**values))
+
+    def named(self, rows: list[tuple]) -> list[dict[str, Any]]:
+        """Converted rows as `values` gives them."""
         names = self.names
-        return [dict(zip(names, row, strict=True)) for row in self.rows(**values)]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 # Statements kept by `fetch`, per key; emptied when full (keys are shapes, not values).

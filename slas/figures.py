@@ -508,24 +508,42 @@ def _entries(ticket: Ticket, moves: Counter[OpenKey]) -> list[LedgerRow]:
     return entries
 
 
-def _append(entries: list[LedgerRow]) -> None:
-    """INSERT the entries, a few hundred per statement: on every ticket write, where the ORM's
-    bulk_create cost twice the time of the statement itself."""
+def ledger_insert(entries: list[LedgerRow]) -> tuple[str, list[Any]]:
+    """The INSERT of these entries (a few hundred at most) and its parameters: `_append` runs
+    it; the filing statement (tickets.filing) writes a new ticket's entries with it."""
     table = FigureLedgerEntry._meta.db_table
     row = "(" + ", ".join(["%s"] * len(LEDGER_COLUMNS)) + ")"
     adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"INSERT INTO {table} ({', '.join(LEDGER_COLUMNS)}) "  # noqa: S608 - our names
+        f"VALUES {', '.join([row] * len(entries))}"
+    )
+    params = [
+        adapt(value) if index == 2 else value
+        for entry in entries
+        for index, value in enumerate(entry)
+    ]
+    return sql, params
+
+
+def _append(entries: list[LedgerRow]) -> None:
+    """INSERT the entries, a few hundred per statement: on every ticket write, where the ORM's
+    bulk_create cost twice the time of the statement itself."""
     with connection.cursor() as cursor:
         for start in range(0, len(entries), 500):
-            batch = entries[start : start + 500]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(LEDGER_COLUMNS)}) "  # noqa: S608 - our names
-                f"VALUES {', '.join([row] * len(batch))}",
-                [
-                    adapt(value) if index == 2 else value
-                    for entry in batch
-                    for index, value in enumerate(entry)
-                ],
-            )
+            cursor.execute(*ledger_insert(entries[start : start + 500]))
+
+
+def changed_entries(ticket: Ticket, *, counted_before: OpenKey | None) -> list[LedgerRow]:
+    """The entries `ticket_changed` appends, for a caller writing them in a statement of its
+    own."""
+    moves: Counter[OpenKey] = Counter()
+    if counted_before is not None:
+        moves[counted_before] -= 1
+    counted_now = open_key(ticket)
+    if counted_now is not None:
+        moves[counted_now] += 1
+    return _entries(ticket, moves)
 
 
 def ticket_changed(ticket: Ticket, *, counted_before: OpenKey | None) -> None:
@@ -533,13 +551,7 @@ def ticket_changed(ticket: Ticket, *, counted_before: OpenKey | None) -> None:
     are stale and it moved from `counted_before` (`open_key` when it was locked; None for a new
     ticket) to `open_key(ticket)` among open tickets. One INSERT, no row shared with other
     writers (no lock waits between concurrent filings)."""
-    moves: Counter[OpenKey] = Counter()
-    if counted_before is not None:
-        moves[counted_before] -= 1
-    counted_now = open_key(ticket)
-    if counted_now is not None:
-        moves[counted_now] += 1
-    _append(_entries(ticket, moves))
+    _append(changed_entries(ticket, counted_before=counted_before))
 
 
 def tickets_touched(tickets: Iterable[Ticket]) -> None:

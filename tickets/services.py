@@ -27,7 +27,7 @@ from servicedesk.errors import InvalidInput, InvalidTransition, NotAllowed
 from servicedesk.statements import Statement, slot
 from slas import clocks, figures
 
-from . import workflow
+from . import filing, workflow
 from .form_schema import SchemaError, clean_answers, validate_schema
 from .models import Attachment, Comment, Priority, Service, Status, Ticket, TicketEvent
 from .notifications import MAILED_KINDS, mail_grace
@@ -47,16 +47,10 @@ CLOCK_FIELDS = [
 
 def _next_reference(*, department_id: int, code: str, year: int) -> str:
     """Reserve the next number for (department, year) with one atomic upsert (no gaps race)."""
-    table = "tickets_ticketsequence"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (department_id, year, last_value) VALUES (%s, %s, 1) "  # noqa: S608
-            f"ON CONFLICT (department_id, year) DO UPDATE SET last_value = {table}.last_value + 1 "
-            "RETURNING last_value",
-            [department_id, year],
-        )
+        cursor.execute(filing.NUMBER_SQL, [department_id, year])
         (number,) = cursor.fetchone()
-    return f"{code}-{year}-{number:06d}"
+    return filing.reference_of(code, year, number)
 
 
 _notifications_muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
@@ -83,8 +77,35 @@ def record_event(
     internal: bool = False,
     comment: Comment | None = None,
 ) -> TicketEvent:
+    event = _new_event(
+        ticket,
+        kind,
+        actor=actor,
+        at=at,
+        from_value=from_value,
+        to_value=to_value,
+        internal=internal,
+        comment=comment,
+    )
+    event.save(force_insert=True)
+    _notify_on_commit(event)
+    return event
+
+
+def _new_event(
+    ticket: Ticket,
+    kind: str,
+    *,
+    actor: User | None,
+    at: datetime,
+    from_value: str = "",
+    to_value: str = "",
+    internal: bool = False,
+    comment: Comment | None = None,
+) -> TicketEvent:
+    """The event, unsaved, with its outbox marker if it is mailed."""
     mailed = not internal and not _notifications_muted.get() and kind in MAILED_KINDS
-    event = TicketEvent.objects.create(
+    return TicketEvent(
         ticket=ticket,
         kind=kind,
         actor=actor,
@@ -97,9 +118,12 @@ def record_event(
         # worker (broker down), the periodic sweep sends it once this time has passed.
         mail_due_at=timezone.now() + mail_grace() if mailed else None,
     )
-    if mailed:
+
+
+def _notify_on_commit(event: TicketEvent) -> None:
+    """Mail a saved event's notifications once the transaction commits (if it is mailed)."""
+    if event.mail_due_at is not None:
         transaction.on_commit(lambda: _enqueue_notification(event.pk))
-    return event
 
 
 def _enqueue_notification(event_id: int) -> None:
@@ -187,7 +211,15 @@ def file_ticket(
     )
     clocks.start_clocks(ticket, at=now)
     # The number last: its row stays locked until commit, so concurrent filings to the same
-    # department wait only for the inserts below, not for the SLA work above.
+    # department wait only for the inserts, not for the SLA work above.
+    if filing.available():  # all of it in one statement
+        event = _new_event(
+            ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status
+        )
+        entries = figures.changed_entries(ticket, counted_before=None)
+        filing.insert(ticket, event, code=department.code, year=year, entries=entries)
+        _notify_on_commit(event)
+        return ticket
     ticket.reference = _next_reference(department_id=department.pk, code=department.code, year=year)
     ticket.save()
     record_event(ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status)

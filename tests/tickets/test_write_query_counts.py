@@ -21,11 +21,11 @@ pytestmark = pytest.mark.django_db
 TARGETS = {p: {"response": 120, "resolution": 480} for p in ("urgent", "high", "normal", "low")}
 # The SLA configuration's version (read once; an API token's query brings it along, these
 # clients have none), service, savepoint, may the department request it, policy with agreement
-# and calendar, calendar days, reference number, ticket, event, SLA figures ledger entries,
-# release; then the response: the ticket row (the caller filed it: no roles to read; the SLA
-# policy and calendar are not read again) and the catalog's names for it (kept by a process once
-# committed; never in these tests, tests/tickets/test_filing_kept_catalog.py pins that).
-FILE_QUERIES = 13
+# and calendar, calendar days, the filing statement (reference number, ticket, event, SLA
+# figures ledger entries, and the ticket's row for the response: tickets.filing), release; then
+# the catalog's names for the row (kept by a process once committed; never in these tests,
+# tests/tickets/test_filing_kept_catalog.py pins that).
+FILE_QUERIES = 9
 # The caller's roles, the visible ticket, savepoint, the ticket locked, two events (status,
 # first response), the SLA configuration's version, policy with calendar, calendar days, fired
 # SLA steps (read once), ticket update, SLA figures ledger entries, release; then the ticket
