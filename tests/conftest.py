@@ -44,16 +44,18 @@ def _empty_task_queue():
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database is built from the models (--no-migrations); the SQL functions and
-    indexes of the title search (tickets 0009) and rank ordering (0011) and the SLA
+    indexes of the title search (tickets 0009, 0014) and rank ordering (0011) and the SLA
     configuration's version sequence (slas 0006) are no model's, so those migrations' steps
     run here."""
     from django.db import connection
 
     title_search = importlib.import_module("tickets.migrations.0009_title_search")
+    title_characters = importlib.import_module("tickets.migrations.0014_title_single_characters")
     rank_ordering = importlib.import_module("tickets.migrations.0011_rank_ordering")
     config_version = importlib.import_module("slas.migrations.0006_config_version_sequence")
     with django_db_blocker.unblock(), connection.schema_editor() as editor:
         title_search.create_bigram_index(None, editor)
+        title_characters.create_grams_index(None, editor)
         rank_ordering.create_rank_indexes(None, editor)
         config_version.create(None, editor)
 

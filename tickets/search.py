@@ -6,9 +6,10 @@ own order and stopping at a page of matches; a word in few titles only by an ind
 over every match to sort (1.5 s for a word in 100,000 titles). So `SearchPages` asks both ways,
 each in one query that reads a bounded head of rows (`among`): first the list's newest `WINDOW`
 tickets, in its order, stopping at a page of matches; when those hold less than a page, the
-matches the titles' bigram index (migration 0009) and the reference's find, if fewer than
-`CANDIDATES`, sorted; else it reads on in order (a word of many older tickets). A word with a
-pair that PostgreSQL's statistics of the index do not count among the common ones
+matches the titles' index (their character pairs and characters, migrations 0009 and 0014) and
+the reference's find, if fewer than `CANDIDATES`, sorted; else it reads on in order (a word of
+many older tickets). A word with a pair (or a character alone) that PostgreSQL's statistics of
+the index do not count among the common ones
 (`likely_rare`) asks the index first, for at most `FEW_CANDIDATES`: reading 2,000 newest
 tickets for nothing cost a rare word 2.4 ms of its 3.3 ms of SQL at 1M. Each query is a
 statement compiled once per shape of list (servicedesk.statements.fetch), the term bound.
@@ -117,9 +118,9 @@ def caseless(term: str) -> bool:
 
 
 class TitleHasPairsOf(Func):
-    """ticket_bigrams(title) @> ticket_bigrams(term): the bigram index's condition, which every
-    title containing the term (in UPPER case) meets. Only for terms of two or more characters:
-    a single character has no pair, and every title would be a candidate."""
+    """ticket_grams(title) @> ticket_term_grams(term): the title index's condition (migrations
+    0009 and 0014), which every title containing the term (in UPPER case) meets: all the term's
+    pairs, or the one character of a one-character term."""
 
     output_field = BooleanField()
 
@@ -129,17 +130,20 @@ class TitleHasPairsOf(Func):
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         title, title_params = compiler.compile(self.source_expressions[0])
         term, term_params = compiler.compile(self.source_expressions[1])
-        return f"ticket_bigrams({title}) @> ticket_bigrams({term})", [
+        return f"ticket_grams({title}) @> ticket_term_grams({term})", [
             *title_params,
             *term_params,
         ]
 
 
 def term_pairs(term: str) -> set[int]:
-    """`ticket_bigrams(term)` (migration 0009) as Python computes it: each pair of code points
-    of the upper-cased term in one integer. Python's and the database's upper case can differ
-    for a few letters (ß): then a pair is only not found among the common ones."""
+    """`ticket_term_grams(term)` (migrations 0009, 0014) as Python computes it: each pair of code
+    points of the upper-cased term in one integer, or a lone character's code point as a pair's
+    first. Python's and the database's upper case can differ for a few letters (ß): then a pair
+    is only not found among the common ones."""
     folded = term.upper()
+    if len(term) == 1:
+        return {ord(folded[0]) << 21}
     return {(ord(a) << 21) | ord(b) for a, b in zip(folded, folded[1:], strict=False)}
 
 
@@ -148,7 +152,7 @@ _pair_statistics: tuple[float, dict[int, float] | None] = (float("-inf"), None)
 
 def common_pairs() -> dict[int, float] | None:
     """The share of titles holding each of the most common pairs, from PostgreSQL's statistics
-    of the bigram index (ANALYZE's most common elements: every pair not listed is in fewer
+    of the title index (ANALYZE's most common elements: every pair not listed is in fewer
     titles than the least common listed), kept by the process for PAIR_STATISTICS_SECONDS;
     None without statistics (a table not analyzed yet)."""
     global _pair_statistics
@@ -158,7 +162,7 @@ def common_pairs() -> dict[int, float] | None:
     with connections[router.db_for_read(Ticket)].cursor() as cursor:
         cursor.execute(
             "SELECT most_common_elems::text, most_common_elem_freqs FROM pg_stats"
-            " WHERE schemaname = current_schema() AND tablename = 'ticket_title_bigrams_idx'"
+            " WHERE schemaname = current_schema() AND tablename = 'ticket_title_grams_idx'"
         )
         row = cursor.fetchone()
     pairs = None
@@ -181,13 +185,13 @@ def likely_rare(term: str) -> bool:
 
 
 def indexed() -> bool:
-    """Whether the search's indexes exist: PostgreSQL, where migration 0009 made them."""
+    """Whether the search's indexes exist: PostgreSQL, where migrations 0009 and 0014 made them."""
     return connections[router.db_for_read(Ticket)].vendor == "postgresql"
 
 
 def index_condition(term: str, *, folded: bool | None = None) -> Q:
-    """A condition the indexes answer, implied by `matching(term)` (a term of two or more
-    characters): the reference index, or the titles holding all the term's pairs."""
+    """A condition the indexes answer, implied by `matching(term)`: the reference index, or the
+    titles holding all the term's pairs (or its one character)."""
     if folded is None:
         folded = not caseless(term)
     return _reference(term, folded) | Q(TitleHasPairsOf(term))
@@ -293,7 +297,7 @@ class SearchPages(CompiledRows):
 
         # A word whose pairs are not all common (PostgreSQL's statistics) fills no page from the
         # newest tickets: the index is asked first, for a few candidates.
-        if len(self.term) >= 2 and likely_rare(self.term):
+        if likely_rare(self.term):
             found = all_candidates(FEW_CANDIDATES)
             if found is not None:
                 return found
@@ -305,8 +309,6 @@ class SearchPages(CompiledRows):
         found = fetch(("search window", WINDOW, shape), window, **values)
         if len(found) == limit:
             return found
-        if len(self.term) < 2:  # no pair to look up: read the list in order
-            return self.matches.segment(ordering, position, index, limit)
 
         # Fewer than a page among the recent tickets: a rare word, which the index finds, or
         # a word of older tickets (or a list shorter than WINDOW). The index hands over every

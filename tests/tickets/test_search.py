@@ -1,9 +1,9 @@
 """`?search=` on the ticket list: a reference, or any part of a title, whatever the case.
 
 The list pages through a search in two steps (tickets/search.py): the newest WINDOW tickets of
-the list first, then the bigram index. WINDOW is shrunk here so that a few dozen tickets cross
-both steps; every page of every ordering, for every viewer, forwards and back, must hold exactly
-the visible matching tickets.
+the list first, then the index of the titles' pairs and characters. WINDOW is shrunk here so
+that a few dozen tickets cross both steps; every page of every ordering, for every viewer,
+forwards and back, must hold exactly the visible matching tickets.
 """
 
 import json
@@ -148,7 +148,7 @@ def test_search_finds_old_rare_titles_through_the_index_and_common_ones_among_th
     ticket_queries = [q["sql"] for q in rare.captured_queries if "tickets_ticket" in q["sql"]]
     # The newest four (no match), the index's candidates sorted, with their count.
     assert len(ticket_queries) == 2
-    assert "ticket_bigrams(" in ticket_queries[1] and "COUNT(*) OVER" in ticket_queries[1]
+    assert "ticket_grams(" in ticket_queries[1] and "COUNT(*) OVER" in ticket_queries[1]
 
     with CaptureQueriesContext(connection) as common:
         # The newest four tickets hold three matches: a page of two, and a sign of more.
@@ -156,7 +156,7 @@ def test_search_finds_old_rare_titles_through_the_index_and_common_ones_among_th
     assert [row["title"] for row in response.json()["results"]] == ["打印 报表 7", "打印 报表 6"]
     assert response.json()["next"]
     ticket_queries = [q["sql"] for q in common.captured_queries if "tickets_ticket" in q["sql"]]
-    assert not any("ticket_bigrams(" in sql for sql in ticket_queries)
+    assert not any("ticket_grams(" in sql for sql in ticket_queries)
     assert len(ticket_queries) == 1  # the page, from the newest four
     assert "LIMIT 4)" in ticket_queries[0]
 
@@ -173,7 +173,7 @@ def test_a_word_with_a_rare_pair_is_looked_up_in_the_index_first(
     ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
     # The index's candidates (at most FEW_CANDIDATES, one found), and no window.
     assert len(ticket_queries) == 1
-    assert "ticket_bigrams(" in ticket_queries[0] and "LIMIT 2)" in ticket_queries[0]
+    assert "ticket_grams(" in ticket_queries[0] and "LIMIT 2)" in ticket_queries[0]
 
     # vpn: two candidates, as many as FEW_CANDIDATES: then the window and the index as before.
     with CaptureQueriesContext(connection) as captured:
@@ -206,7 +206,7 @@ def test_the_statistics_are_read_again_after_a_while(tickets, monkeypatch):
 @pytest.mark.parametrize("term", ["VpN 打印", "量子计算机", "ab", "x", "", "ÉCOLE école 12"])
 def test_the_terms_pairs_are_the_databases(term):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT ticket_bigrams(%s)", [term])
+        cursor.execute("SELECT ticket_term_grams(%s)", [term])
         (pairs,) = cursor.fetchone()
     assert search.term_pairs(term) == set(pairs)
 
@@ -224,8 +224,8 @@ def test_a_word_of_many_older_tickets_is_read_on_in_order_not_sorted_from_the_in
     ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
     # The newest four, the index's candidates (counted: more than three), the page in order.
     assert len(ticket_queries) == 3
-    assert "COUNT(*) OVER" in ticket_queries[1] and "ticket_bigrams(" in ticket_queries[1]
-    assert "ticket_bigrams(" not in ticket_queries[2] and "LIMIT 4)" not in ticket_queries[2]
+    assert "COUNT(*) OVER" in ticket_queries[1] and "ticket_grams(" in ticket_queries[1]
+    assert "ticket_grams(" not in ticket_queries[2] and "LIMIT 4)" not in ticket_queries[2]
 
 
 def test_search_never_shows_a_ticket_the_caller_may_not_see(company, api, tickets, small_window):
@@ -251,22 +251,28 @@ def plan(queryset) -> str:
 
 
 def test_the_search_conditions_are_the_indexes_expressions(tickets):
-    assert "ticket_title_bigrams_idx" in plan(Ticket.objects.filter(TitleHasPairsOf("打印")))
+    assert "ticket_title_grams_idx" in plan(Ticket.objects.filter(TitleHasPairsOf("打印")))
     assert "ticket_reference_upper_idx" in plan(
         Ticket.objects.filter(Q(reference__iexact=tickets[0].reference.lower()))
     )
 
 
-def test_title_pairs_are_those_of_the_upper_case_title(tickets):
-    """ticket_bigrams (migration 0009) against pairs worked out by hand."""
+def test_title_keys_are_the_upper_case_titles_pairs_and_characters(tickets):
+    """ticket_grams and ticket_term_grams (migrations 0009, 0014) against keys worked out by
+    hand: a pair is its two code points (21 bits each), a character alone its code point as a
+    pair's first."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT ticket_bigrams('VpN 打印'), ticket_bigrams('x'), ticket_bigrams('')")
-        pairs, single, empty = cursor.fetchone()
+        cursor.execute(
+            "SELECT ticket_grams('VpN 打印'), ticket_grams('x'), ticket_grams(''),"
+            " ticket_term_grams('VpN 打印'), ticket_term_grams('x')"
+        )
+        title, single, empty, term, character = cursor.fetchone()
     text = "VPN 打印"
-    assert sorted(pairs) == sorted(
-        {(ord(a) << 21) | ord(b) for a, b in zip(text, text[1:], strict=False)}
-    )
-    assert single == [] and empty == []
+    pairs = {(ord(a) << 21) | ord(b) for a, b in zip(text, text[1:], strict=False)}
+    characters = {ord(c) << 21 for c in text}
+    assert sorted(title) == sorted(pairs | characters) and len(title) == len(set(title))
+    assert single == [ord("X") << 21] and empty == []
+    assert set(term) == pairs and character == [ord("X") << 21]
 
 
 @pytest.fixture
@@ -302,16 +308,35 @@ def test_every_viewer_pages_through_exactly_their_visible_matches_forwards_and_b
         assert walk(client, params, back=True) == expected(visible, term), term
 
 
-def test_a_one_character_search_reads_on_in_order_without_the_index(
+def test_a_one_character_search_finds_older_titles_through_the_index(
     company, api, tickets, small_window
 ):
+    client = api(company.agent)
+    by_id = {t.pk: t for t in Ticket.objects.all()}
+    visible = [by_id[pk] for pk in walk(client, {})]
+    for character, count in [("门", 1), ("蓝", 2), ("鑫", 0)]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(TICKETS, {"search": character})
+        found = [row["id"] for row in response.json()["results"]]
+        assert len(found) == count and found == expected(visible, character), character
+        ticket_queries = [
+            q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]
+        ]
+        # Less than a page of 50 among the newest four: then the index's candidates, sorted.
+        assert len(ticket_queries) == 2, character
+        assert "ticket_grams(" in ticket_queries[1] and "COUNT(*) OVER" in ticket_queries[1]
+
+
+def test_a_rare_character_is_looked_up_in_the_index_first(
+    company, api, tickets, small_window, pair_statistics
+):
+    assert search.likely_rare("鑫") and search.likely_rare("量")
+    assert not search.likely_rare("打")
     with CaptureQueriesContext(connection) as captured:
-        response = api(company.agent).get(TICKETS, {"search": "门"})
-    assert [row["id"] for row in response.json()["results"]] == [tickets[-1].pk]
+        response = api(company.agent).get(TICKETS, {"search": "量"})
+    assert [row["title"] for row in response.json()["results"]] == ["量子计算机 借用"]
     ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
-    # 门 is in the newest title, but a page is 50: the newest four, then the list in order.
-    assert len(ticket_queries) == 2
-    assert not any("ticket_bigrams(" in sql for sql in ticket_queries)
+    assert len(ticket_queries) == 1 and "ticket_grams(" in ticket_queries[0]
 
 
 def explained(queryset) -> list[dict]:
