@@ -680,7 +680,7 @@ VISIBLE = "(t.requester_id = %(me)s OR t.provider_department_id = ANY(%(provided
 MATCH = "(UPPER(t.reference) = UPPER(%({word})s) OR UPPER(t.title) LIKE UPPER(%({word}_like)s))"
 INDEXED = (
     "(UPPER(t.reference) = UPPER(%({word})s)"
-    " OR ticket_bigrams(t.title) @> ticket_bigrams(%({word})s))"
+    " OR ticket_grams(t.title) @> ticket_term_grams(%({word})s))"
 )
 # The SLA figures `metrics/sla/` and the dashboard read (slas/figures.py, issue #6), for one
 # department: the ledger (open tickets now per key and assignee, the days with unfolded changes)

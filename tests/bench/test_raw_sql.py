@@ -236,3 +236,16 @@ def test_live_dashboard_twin_counts_today_from_its_tickets():
     reports = dashboard_reports(params)
     assert sum(row[1] for row in rows[3] if row[0] == figures.PROVIDER) >= 3
     check_dashboard(rows, reports, stale=True)
+
+
+def test_the_rare_search_twin_is_answered_by_the_title_index():
+    """The hand-written plan of a word in no title reads the search's index (migration 0014),
+    as the application's does: over a scan it would not be the lower bound it stands for."""
+    from bench.run import INDEXED
+
+    sql = "SELECT t.id FROM tickets_ticket t WHERE " + INDEXED.format(word="rare")  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a small table is read whole
+        cursor.execute("EXPLAIN " + sql, {"rare": "量子计算机"})
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "ticket_title_grams_idx" in plan and "ticket_reference_upper_idx" in plan
