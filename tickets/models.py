@@ -181,7 +181,16 @@ class Ticket(models.Model):
             models.Index(
                 fields=["requester_department", "-created_at", "-id"], name="ticket_req_dept_idx"
             ),
-            models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
+            # `assignee=`, newest first, read in order until a page is full; with the open
+            # statuses (an agent's "my open tickets"), the partial index below. PostgreSQL's
+            # generic plan of a kept statement (servicedesk/statements.py) otherwise took the
+            # due-time index and sorted a busy agent's 6,400 open tickets: 12-19 ms at 1M.
+            models.Index(fields=["assignee", "-created_at", "-id"], name="ticket_assignee_idx"),
+            models.Index(
+                fields=["assignee", "-created_at", "-id"],
+                name="ticket_assignee_open_idx",
+                condition=OPEN_CONDITION,
+            ),
             models.Index(fields=["service", "-created_at"], name="ticket_service_idx"),
             # The sweep's keyset order (check instant, id): ties after a bulk import stay cheap.
             models.Index(
