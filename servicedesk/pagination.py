@@ -1,7 +1,7 @@
 """Pagination: bounded pages everywhere; cursor pagination for tickets (no COUNT(*))."""
 
 import json
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -145,9 +145,12 @@ class CompiledRows:
     queryset took as long as PostgreSQL spent reading it (issue #6).
 
     `build(ordering, **values)` makes the queryset (with any annotation `ordering` names) from
-    `values`, which are bound at each run (ids, times, texts); `shape` holds everything else
-    it depends on (which filters, how many ids). `fields` is a queryset of the same model and
-    annotations, for the ordering keys' fields (`key_field`)."""
+    `values` (ids, times, texts); `shape` holds everything else it depends on (which filters,
+    how many ids). The values named in `planned_for` (all unless given) are written into each
+    page's SQL, so that PostgreSQL plans for them (`fetch`): a plan kept for any agent read a
+    busy one's closed tickets in 70 ms, not 1, at 1M tickets; the others and the cursor's
+    values are bound. `fields` is a queryset of the same model and annotations, for the
+    ordering keys' fields (`key_field`)."""
 
     def __init__(
         self,
@@ -155,8 +158,10 @@ class CompiledRows:
         build: Callable[..., QuerySet],
         values: dict[str, Any],
         fields: QuerySet,
+        planned_for: Collection[str] | None = None,
     ) -> None:
         self.shape, self.build, self.values = shape, build, values
+        self.planned_for = tuple(values if planned_for is None else planned_for)
         self.model, self.query = fields.model, fields.query
 
     def segment(
@@ -167,7 +172,7 @@ class CompiledRows:
         empty, cursor = cursor_slots(position)
         build = partial(self._segment, tuple(ordering), empty, index, limit)
         key = ("rows", self.shape, tuple(ordering), empty, index, limit)
-        return fetch(key, build, **self.values, **cursor)
+        return fetch(key, build, written_in=self.planned_for, **self.values, **cursor)
 
     def _segment(
         self,

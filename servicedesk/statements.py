@@ -13,7 +13,7 @@ under such a key).
 """
 
 import re
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +95,7 @@ class Statement:
         fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
         self.converters = list(compiler.get_converters(fields).items())
         query = queryset.query  # the names as ValuesIterable gives them
+        self._parts: list[str] | None = None  # `_written`'s, made on its first run
         self.names = (
             list(query.selected)
             if query.selected
@@ -142,13 +143,49 @@ class Statement:
 
     def rows(self, **values: Any) -> list[tuple]:
         """The rows as `values_list` gives them."""
+        return self.run(values)
+
+    def run(self, values: dict[str, Any], written_in: Collection[str] = ()) -> list[tuple]:
+        """`rows(**values)`, with the values named in `written_in` written into the SQL as
+        literals instead of bound (PostgreSQL; elsewhere all are bound). PostgreSQL plans a
+        statement psycopg prepared once for any values of its parameters: a plan good for one
+        agent's tickets read thousands of another's (`fetch`)."""
         params = self.params.copy()
         for name, positions in self.positions.items():
             for position in positions:
                 params[position] = values[name]
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, params)
+        sql = self.sql
+        connection = connections[self.alias]
+        if written_in and connection.vendor == "postgresql":
+            sql, params = self._written(params, written_in, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return self.converted(cursor.fetchall())
+
+    def _written(
+        self, params: list[Any], written_in: Collection[str], connection: Any
+    ) -> tuple[str, list[Any]]:
+        if self._parts is None:  # the SQL between its placeholders (not between %% escapes)
+            self._parts = []
+            start = 0
+            for placeholder in _PLACEHOLDER.finditer(self.sql):
+                if placeholder.group() == "%s":
+                    self._parts.append(self.sql[start : placeholder.start()])
+                    start = placeholder.end()
+            self._parts.append(self.sql[start:])
+        written = {position for name in written_in for position in self.positions.get(name, ())}
+        pieces, kept = [self._parts[0]], []
+        for position, part in enumerate(self._parts[1:]):
+            value = params[position]
+            if position not in written:
+                pieces.append("%s")
+                kept.append(value)
+            elif type(value) is int:
+                pieces.append(str(value))
+            else:  # quoted as psycopg quotes a client-side parameter
+                pieces.append(connection.ops.compose_sql("%s", [value]).replace("%", "%%"))
+            pieces.append(part)
+        return "".join(pieces), kept
 
     def converted(self, rows: list[tuple]) -> list[tuple]:
         """Rows of this statement's columns, read by another statement that selects them (the
@@ -183,7 +220,7 @@ class Statement:
 
     def dicts(self, **values: Any) -> list[dict[str, Any]]:
         """The rows as `values` gives them (the queryset must be a `values()` one)."""
-        return self.named(self.rows(**values))
+        return self.named(self.run(values))
 
     def named(self, rows: list[tuple]) -> list[dict[str, Any]]:
         """Converted rows as `values` gives them."""
@@ -196,12 +233,20 @@ STATEMENTS_KEPT = 512
 _kept: dict[Hashable, Statement] = {}
 
 
-def fetch(key: Hashable, build: Callable[..., QuerySet], **values: Any) -> list[dict[str, Any]]:
+def fetch(
+    key: Hashable,
+    build: Callable[..., QuerySet],
+    *,
+    written_in: Collection[str] = (),
+    **values: Any,
+) -> list[dict[str, Any]]:
     """`list(build(**values))` for a values() queryset `build` makes, compiled once per `key`
     (its constants written into the SQL): the key holds everything else the query depends on;
-    `values` (ids, times, texts) change between requests and are bound at each run. A query
-    that cannot be kept (no rows by construction, a value it does not take as a parameter) is
-    run through the ORM."""
+    `values` (ids, times, texts) change between requests and are bound at each run, but those
+    named in `written_in`, which are written into the SQL (`Statement.run`): PostgreSQL then
+    plans for them (a department's or an agent's share of the tickets), and psycopg keeps a
+    plan per SQL text that a connection runs again. A query that cannot be kept (no rows by
+    construction, a value it does not take as a parameter) is run through the ORM."""
     statement = _kept.get(key)
     if statement is None:
         stand_ins = {name: stand_in(value, n) for n, (name, value) in enumerate(values.items())}
@@ -212,4 +257,4 @@ def fetch(key: Hashable, build: Callable[..., QuerySet], **values: Any) -> list[
         if len(_kept) >= STATEMENTS_KEPT:
             _kept.clear()
         _kept[key] = statement
-    return statement.dicts(**values)
+    return statement.named(statement.run(values, written_in))

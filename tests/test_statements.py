@@ -143,3 +143,35 @@ def test_fetch_compiles_once_per_key_and_falls_back_to_the_orm(company, django_a
         return Ticket.objects.filter(pk__in=[]).values("title")
 
     assert fetch(("test-fetch-empty", id(built)), nothing, ticket_id=first.pk) == []
+
+
+def test_values_written_in_are_literals_of_the_sql_and_the_others_bound(company):
+    """`fetch(..., written_in=...)`: those values are written into the SQL (quoted, its %
+    escaped), so PostgreSQL plans for them; the rest stay parameters; rows as the ORM's."""
+    first = filed(company, "O'Brien 100% 完成")
+    second = filed(company, "O'Brien 100% 完成")
+    filed(company, "别的")
+    sent: list[tuple[str, list]] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append((sql, list(params or ())))
+        return execute(sql, params, many, context)
+
+    def build(ticket_id: int, title: str):
+        return Ticket.objects.filter(pk=ticket_id, title=title, title__contains="100%").values("id")
+
+    key = ("test-written-in", id(sent))
+    with connection.execute_wrapper(record):
+        for ticket in (first, second):
+            assert fetch(
+                key,
+                build,
+                written_in=["ticket_id", "title"],
+                ticket_id=ticket.pk,
+                title=ticket.title,
+            ) == [{"id": ticket.pk}]
+        assert fetch(key, build, written_in=["title"], ticket_id=first.pk, title="别的") == []
+    (one, _), (two, _), (three, bound) = sent
+    assert f"= {first.pk}" in one and f"= {second.pk}" in two and one != two
+    assert "'O''Brien 100%% 完成'" in one and "'别的'" in three
+    assert bound == [first.pk]  # the id not written in: bound

@@ -258,9 +258,17 @@ class SearchPages(CompiledRows):
         values = {**rows.values, "search_term": term, "search_pattern": like_pattern(term)}
         shape = (rows.shape, "search", folded)
         # The list's matches; counted (a window over them all); the indexes' candidates.
-        self.matches = CompiledRows(shape, partial(self._matches, folded, False), values, rows)
-        self.counted = CompiledRows(shape, partial(self._matches, folded, True), values, rows)
-        self.candidates = CompiledRows(shape, partial(self._candidates, folded), values, rows)
+        # The list's values written into the SQL (`CompiledRows`), the term bound.
+        planned = self.planned_for
+        self.matches = CompiledRows(
+            shape, partial(self._matches, folded, False), values, rows, planned
+        )
+        self.counted = CompiledRows(
+            shape, partial(self._matches, folded, True), values, rows, planned
+        )
+        self.candidates = CompiledRows(
+            shape, partial(self._candidates, folded), values, rows, planned
+        )
 
     def _matches(self, folded: bool, counted: bool, ordering: Any, **values: Any) -> QuerySet:
         term, pattern = values["search_term"], values["search_pattern"]
@@ -276,6 +284,7 @@ class SearchPages(CompiledRows):
         empty, cursor = cursor_slots(position)
         ordering = tuple(ordering)
         values = {**self.matches.values, **cursor}
+        planned = self.planned_for
         shape = (self.matches.shape, ordering, empty, index, limit)
 
         def candidates(most: int, **values: Any) -> QuerySet:
@@ -288,7 +297,9 @@ class SearchPages(CompiledRows):
             """The page if the indexes find fewer than `most` candidates (all the matches)."""
             build = partial(candidates, most)
             with planned_for_its_values():
-                found = fetch(("search candidates", most, shape), build, **values)
+                found = fetch(
+                    ("search candidates", most, shape), build, written_in=planned, **values
+                )
             if found and found[0][COUNTED] >= most:
                 return None
             for row in found:
@@ -306,7 +317,7 @@ class SearchPages(CompiledRows):
             page = self.matches._segment(ordering, empty, index, limit, **values)
             return among(page, self._segment(ordering, empty, index, WINDOW, **values))
 
-        found = fetch(("search window", WINDOW, shape), window, **values)
+        found = fetch(("search window", WINDOW, shape), window, written_in=planned, **values)
         if len(found) == limit:
             return found
 
