@@ -108,6 +108,16 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and not env.bool(
     # hundreds of milliseconds per query, more than it saves on these short queries
     # (bench/README.md: half of a 1M-ticket metrics request).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # No parallel workers for a request's query by default: starting one cost a search 4 ms
+    # for 0.1 ms of reading once a page's plan knew how many tickets a department has (issue
+    # #6), and a busy desk's requests already use every core. DATABASE_PARALLEL_WORKERS=N
+    # gives each query up to N again (PostgreSQL's max_parallel_workers_per_gather).
+    parallel = env.int("DATABASE_PARALLEL_WORKERS", default=0)
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (
+        f"{options.get('options', '')} -c max_parallel_workers_per_gather={parallel}".strip()
+    )
 if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool(
     "DATABASE_PREPARED", default=True
 ):

@@ -74,3 +74,23 @@ def test_compose_file_is_valid_and_has_the_production_services():
     for service in ("postgres:", "redis:", "web:", "worker:", "beat:"):
         assert f"  {service}" in result.stdout
     assert result.stdout.count("healthcheck:") >= 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("workers", "shown"), [(None, "0"), ("2", "2")])
+def test_requests_queries_start_no_parallel_workers_unless_configured(workers, shown):
+    """PostgreSQL connections run with JIT off and no parallel workers (a search paid 4 ms to
+    start one for 0.1 ms of reading); DATABASE_PARALLEL_WORKERS gives them back."""
+    from tests.faults.processes import subprocess_database_url
+
+    env = {"DATABASE_URL": subprocess_database_url()}
+    if workers:
+        env["DATABASE_PARALLEL_WORKERS"] = workers
+    code = (
+        "from django.db import connection; cursor = connection.cursor(); "
+        "cursor.execute('SHOW max_parallel_workers_per_gather'); print(cursor.fetchone()[0]); "
+        "cursor.execute('SHOW jit'); print(cursor.fetchone()[0])"
+    )
+    result = run_manage("shell", "-v", "0", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [shown, "off"]
