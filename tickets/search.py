@@ -37,6 +37,11 @@ MAX_LENGTH = 100
 WINDOW = 2000
 # A word with more matches than this, none of them recent, is found by reading on in order.
 CANDIDATES = 5000
+# A word likely common (`likely_common`) with no page among the WINDOW newest is looked for
+# among this many, in order, before its candidates are counted: a word of a tenth of the titles
+# at 1M, none among the 22,700 newest, took 30 ms counting 5,000 of its candidates and 11 ms
+# reading on in order; 12 ms now. A page found in none of them costs about 20 ms more.
+LONG_WINDOW = 50_000
 # The column that counts the index's matches, next to a page of them.
 COUNTED = "search_candidates"
 # A word likely rare (`likely_rare`) is looked up in the index first, for at most this many
@@ -184,6 +189,18 @@ def likely_rare(term: str) -> bool:
     return any(pairs.get(pair, 0.0) < COMMON_SHARE for pair in term_pairs(term))
 
 
+def likely_common(term: str) -> bool:
+    """Whether PostgreSQL's statistics count every pair of the term among the common ones (in
+    COMMON_SHARE of the titles or more), so that reading on in order finds a page of its
+    matches soon even when the newest WINDOW tickets hold none (PostgreSQL only)."""
+    if not indexed():
+        return False
+    pairs = common_pairs()
+    if pairs is None:
+        return False
+    return all(pairs.get(pair, 0.0) >= COMMON_SHARE for pair in term_pairs(term))
+
+
 def indexed() -> bool:
     """Whether the search's indexes exist: PostgreSQL, where migrations 0009 and 0014 made them."""
     return connections[router.db_for_read(Ticket)].vendor == "postgresql"
@@ -313,13 +330,15 @@ class SearchPages(CompiledRows):
             if found is not None:
                 return found
 
-        def window(**values: Any) -> QuerySet:
+        def window(size: int, **values: Any) -> QuerySet:
             page = self.matches._segment(ordering, empty, index, limit, **values)
-            return among(page, self._segment(ordering, empty, index, WINDOW, **values))
+            return among(page, self._segment(ordering, empty, index, size, **values))
 
-        found = fetch(("search window", WINDOW, shape), window, written_in=planned, **values)
-        if len(found) == limit:
-            return found
+        for size in (WINDOW, LONG_WINDOW) if likely_common(self.term) else (WINDOW,):
+            build = partial(window, size)
+            found = fetch(("search window", size, shape), build, written_in=planned, **values)
+            if len(found) == limit:
+                return found
 
         # Fewer than a page among the recent tickets: a rare word, which the index finds, or
         # a word of older tickets (or a list shorter than WINDOW). The index hands over every

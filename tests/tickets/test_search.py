@@ -68,6 +68,7 @@ def tickets(company) -> list[Ticket]:
 @pytest.fixture
 def small_window(monkeypatch):
     monkeypatch.setattr(search, "WINDOW", 4)
+    monkeypatch.setattr(search, "LONG_WINDOW", 12)
     monkeypatch.setattr(search, "CANDIDATES", 3)
 
 
@@ -451,3 +452,22 @@ def test_the_candidates_query_is_planned_for_each_term_never_prepared(
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("LIMIT 4)" in sql for sql in prepared)  # the newest four's, run four times
     assert not any("COUNT(*) OVER" in sql for sql in prepared)
+
+
+def test_a_common_word_of_older_tickets_is_read_on_in_order_before_its_candidates_are_counted(
+    company, api, tickets, small_window, pair_statistics, monkeypatch
+):
+    # 卡纸's one pair is in most titles, but none of the newest four: the newest sixteen hold
+    # a page of two, and its candidates are never counted.
+    monkeypatch.setattr(search, "LONG_WINDOW", 16)
+    assert search.likely_common("卡纸") and not search.likely_common("量子计算机")
+    with CaptureQueriesContext(connection) as captured:
+        response = api(company.agent).get(TICKETS, {"search": "卡纸", "page_size": 2})
+    assert [row["title"] for row in response.json()["results"]] == [
+        "打印机 卡纸 19",
+        "打印机 卡纸 18",
+    ]
+    ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+    assert len(ticket_queries) == 2  # the newest four, then the newest sixteen
+    assert "LIMIT 4)" in ticket_queries[0] and "LIMIT 16)" in ticket_queries[1]
+    assert not any("COUNT(*) OVER" in sql for sql in ticket_queries)
