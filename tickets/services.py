@@ -76,36 +76,13 @@ def record_event(
     to_value: str = "",
     internal: bool = False,
     comment: Comment | None = None,
+    save: bool = True,
 ) -> TicketEvent:
-    event = _new_event(
-        ticket,
-        kind,
-        actor=actor,
-        at=at,
-        from_value=from_value,
-        to_value=to_value,
-        internal=internal,
-        comment=comment,
-    )
-    event.save(force_insert=True)
-    _notify_on_commit(event)
-    return event
-
-
-def _new_event(
-    ticket: Ticket,
-    kind: str,
-    *,
-    actor: User | None,
-    at: datetime,
-    from_value: str = "",
-    to_value: str = "",
-    internal: bool = False,
-    comment: Comment | None = None,
-) -> TicketEvent:
-    """The event, unsaved, with its outbox marker if it is mailed."""
+    """The event, saved, its email sent once the transaction commits if it is mailed. Not
+    `save`: unsaved, for a caller that writes it with other rows (tickets.filing) and then
+    calls `_notify_on_commit`."""
     mailed = not internal and not _notifications_muted.get() and kind in MAILED_KINDS
-    return TicketEvent(
+    event = TicketEvent(
         ticket=ticket,
         kind=kind,
         actor=actor,
@@ -118,6 +95,10 @@ def _new_event(
         # worker (broker down), the periodic sweep sends it once this time has passed.
         mail_due_at=timezone.now() + mail_grace() if mailed else None,
     )
+    if save:
+        event.save(force_insert=True)
+        _notify_on_commit(event)
+    return event
 
 
 def _notify_on_commit(event: TicketEvent) -> None:
@@ -213,8 +194,13 @@ def file_ticket(
     # The number last: its row stays locked until commit, so concurrent filings to the same
     # department wait only for the inserts, not for the SLA work above.
     if filing.available():  # all of it in one statement
-        event = _new_event(
-            ticket, TicketEvent.Kind.CREATED, actor=requester, at=now, to_value=ticket.status
+        event = record_event(
+            ticket,
+            TicketEvent.Kind.CREATED,
+            actor=requester,
+            at=now,
+            to_value=ticket.status,
+            save=False,
         )
         entries = figures.changed_entries(ticket, counted_before=None)
         filing.insert(ticket, event, code=department.code, year=year, entries=entries)

@@ -212,17 +212,22 @@ def test_the_terms_pairs_are_the_databases(term):
     assert search.term_pairs(term) == set(pairs)
 
 
-def test_a_word_of_many_older_tickets_is_read_on_in_order_not_sorted_from_the_index(
-    company, api, tickets, small_window
-):
-    # 卡纸 is in twenty titles, none among the newest four: more than CANDIDATES matches.
+def older_word_queries(api, company) -> list[str]:
+    """The ticket queries of a page of two of 卡纸, in twenty titles but none of the newest four
+    (more than CANDIDATES matches), checked to be its two newest."""
     with CaptureQueriesContext(connection) as captured:
         response = api(company.agent).get(TICKETS, {"search": "卡纸", "page_size": 2})
     assert [row["title"] for row in response.json()["results"]] == [
         "打印机 卡纸 19",
         "打印机 卡纸 18",
     ]
-    ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+    return [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+
+
+def test_a_word_of_many_older_tickets_is_read_on_in_order_not_sorted_from_the_index(
+    company, api, tickets, small_window
+):
+    ticket_queries = older_word_queries(api, company)
     # The newest four, the index's candidates (counted: more than three), the page in order.
     assert len(ticket_queries) == 3
     assert "COUNT(*) OVER" in ticket_queries[1] and "ticket_grams(" in ticket_queries[1]
@@ -461,13 +466,7 @@ def test_a_common_word_of_older_tickets_is_read_on_in_order_before_its_candidate
     # a page of two, and its candidates are never counted.
     monkeypatch.setattr(search, "LONG_WINDOW", 16)
     assert search.likely_common("卡纸") and not search.likely_common("量子计算机")
-    with CaptureQueriesContext(connection) as captured:
-        response = api(company.agent).get(TICKETS, {"search": "卡纸", "page_size": 2})
-    assert [row["title"] for row in response.json()["results"]] == [
-        "打印机 卡纸 19",
-        "打印机 卡纸 18",
-    ]
-    ticket_queries = [q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"]]
+    ticket_queries = older_word_queries(api, company)
     assert len(ticket_queries) == 2  # the newest four, then the newest sixteen
     assert "LIMIT 4)" in ticket_queries[0] and "LIMIT 16)" in ticket_queries[1]
     assert not any("COUNT(*) OVER" in sql for sql in ticket_queries)
