@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connections, router
 from django.db.models import F, Field, Q, QuerySet
 from django.db.models.expressions import OrderBy
 from rest_framework.exceptions import NotFound
@@ -159,9 +160,11 @@ class CompiledRows:
         values: dict[str, Any],
         fields: QuerySet,
         planned_for: Collection[str] | None = None,
+        branches: Callable[..., list[QuerySet]] | None = None,
     ) -> None:
         self.shape, self.build, self.values = shape, build, values
         self.planned_for = tuple(values if planned_for is None else planned_for)
+        self.branches = branches
         self.model, self.query = fields.model, fields.query
 
     def segment(
@@ -185,7 +188,19 @@ class CompiledRows:
         position = None
         if empty is not None:
             position = [None if none else values[f"after_{i}"] for i, none in enumerate(empty)]
-        return _segment(self.build(ordering, **values), ordering, position, index)[:limit]
+        if (
+            self.branches is None
+            or connections[router.db_for_read(self.model)].vendor != "postgresql"
+        ):
+            return _segment(self.build(ordering, **values), ordering, position, index)[:limit]
+        parts = [
+            _segment(branch, ordering, position, index)[:limit]
+            for branch in self.branches(ordering, **values)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        merged = parts[0].union(*parts[1:], all=True)
+        return merged.order_by(*(order_expression(key) for key in ordering))[:limit]
 
 
 class KeysetCursorPagination(CursorPagination):

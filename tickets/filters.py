@@ -225,7 +225,15 @@ def filtered_ticket_rows(request: Request, *, search: bool = True) -> CompiledRo
         stand_ins = {shape[0]: _filter_value(shape, values) for shape in shapes}
         return ranked(apply_filters(rows, stand_ins), ordering)
 
-    return CompiledRows(("tickets", visibility, tuple(shapes)), build, values, _ordering_fields())
+    def branches(ordering: Sequence[str], **values: Any) -> list[QuerySet]:
+        stand_ins = {shape[0]: _filter_value(shape, values) for shape in shapes}
+        return [
+            ranked(apply_filters(branch, stand_ins), ordering)
+            for branch in selectors.visible_ticket_row_branches_of(visibility, values)
+        ]
+
+    shape = ("tickets", visibility, tuple(shapes))
+    return CompiledRows(shape, build, values, _ordering_fields(), branches=branches)
 
 
 def _filter_slots(name: str, value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:

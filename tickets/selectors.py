@@ -235,6 +235,32 @@ def visible_ticket_rows_of(shape: tuple[int, int], values: dict[str, Any]) -> Qu
     )
 
 
+def visible_ticket_row_branches_of(
+    shape: tuple[int, int], values: dict[str, Any]
+) -> list["QuerySet[Ticket, dict[str, Any]]"]:
+    """`visible_ticket_rows_of(shape, values)` as disjoint parts, each on one indexed column
+    and value: the user's own requests, each department's they provide for (not theirs), each
+    consumer department's they head (neither). A page read from each part in order, through
+    its own index, and merged costs a small department's agent what it costs IT's: PostgreSQL
+    reads the whole condition's OR either through the newest tickets of every department or
+    by sorting all the visible ones (a department of 1 % of the tickets: 15 ms, not 1, for
+    `priority=urgent` at 1M; issue #6)."""
+    headed_count, provided_count = shape
+    user_id = values["user_id"]
+    provided = [values[f"provided_{i}"] for i in range(provided_count)]
+    rows = _ticket_rows()
+    branches = [rows.filter(requester_id=user_id)]
+    for department_id in provided:
+        branches.append(
+            rows.filter(provider_department_id=department_id).exclude(requester_id=user_id)
+        )
+    for i in range(headed_count):
+        branch = rows.filter(requester_department_id=values[f"headed_{i}"])
+        branch = branch.exclude(requester_id=user_id)
+        branches.append(branch.exclude(provider_department_id__in=provided) if provided else branch)
+    return branches
+
+
 def written_ticket_row(ticket: Ticket) -> dict[str, Any]:
     """The row of a ticket the caller has just filed or changed, as `visible_ticket_rows` gives
     it. Not filtered again: the write resolved it through `visible_tickets` (or the caller filed
