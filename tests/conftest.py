@@ -25,9 +25,11 @@ def _media_cache_and_hashing(settings, tmp_path):
     from tickets import search
 
     cache.clear()
-    # No pair statistics: which step a search takes first does not depend on what autovacuum
-    # analyzed of earlier tests' tickets (tests/tickets/test_search.py reads them on purpose).
+    # No pair or department statistics: which step a search takes first does not depend on
+    # what autovacuum analyzed of earlier tests' tickets (tests/tickets/test_search.py reads
+    # them on purpose).
     search._pair_statistics = (float("inf"), None)
+    search._department_statistics = (float("inf"), None)
     yield
 
 

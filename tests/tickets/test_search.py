@@ -470,3 +470,26 @@ def test_a_common_word_of_older_tickets_is_read_on_in_order_before_its_candidate
     assert len(ticket_queries) == 2  # the newest four, then the newest sixteen
     assert "LIMIT 4)" in ticket_queries[0] and "LIMIT 16)" in ticket_queries[1]
     assert not any("COUNT(*) OVER" in sql for sql in ticket_queries)
+
+
+def test_a_viewer_who_sees_few_tickets_has_the_index_asked_first(
+    company, api, tickets, small_window, pair_statistics, monkeypatch
+):
+    # The statistics of the departments: IT provides nearly every ticket, Finance a few.
+    monkeypatch.setattr(search, "_department_statistics", (float("-inf"), None))
+    monkeypatch.setattr(search, "NARROW_SHARE", 0.5)
+    share = search.visible_share
+    assert share({"provided_0": company.it.pk}) > 0.5 > share({"provided_0": company.finance.pk})
+    assert share({"user_id": company.requester.pk}) == 0.0  # their own requests only
+
+    def first_ticket_query(viewer) -> str:
+        with CaptureQueriesContext(connection) as captured:
+            response = api(viewer).get(TICKETS, {"search": "打印"})
+        assert response.status_code == 200
+        return next(q["sql"] for q in captured.captured_queries if "tickets_ticket" in q["sql"])
+
+    # 打印 is common: IT's agent reads the newest tickets first; Finance's agent and an
+    # employee ask the index for a few candidates.
+    assert "COUNT(*) OVER" not in first_ticket_query(company.agent)
+    for viewer in (company.finance_agent, company.requester):
+        assert "COUNT(*) OVER" in first_ticket_query(viewer), viewer
