@@ -39,8 +39,8 @@ WINDOW = 2000
 CANDIDATES = 5000
 # A word likely common (`likely_common`) with no page among the WINDOW newest is looked for
 # among this many, in order, before its candidates are counted: a word of a tenth of the titles
-# at 1M, none among the 22,700 newest, took 30 ms counting 5,000 of its candidates and 11 ms
-# reading on in order; 12 ms now. A page found in none of them costs about 20 ms more.
+# at 1M, none among the 25,000 newest, took 39 ms: 30 counting 5,000 of its candidates, 9
+# reading on in order; 7 ms now. A page found in none of them costs about 20 ms more.
 LONG_WINDOW = 50_000
 # The column that counts the index's matches, next to a page of them.
 COUNTED = "search_candidates"
@@ -330,7 +330,7 @@ class SearchPages(CompiledRows):
     bound like the list's values, and whether it is folded is part of the shape."""
 
     def __init__(self, rows: CompiledRows, term: str) -> None:
-        super().__init__(rows.shape, rows.build, rows.values, rows)
+        super().__init__(rows.shape, rows.build, rows.values, rows, rows.planned_for)
         self.term = term
         folded = not caseless(term)
         values = {**rows.values, "search_term": term, "search_pattern": like_pattern(term)}
