@@ -361,23 +361,6 @@ def last_quarter(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def checkpoint(connection: Any) -> None:
-    """Write out what loading the data set left in PostgreSQL's buffers before timing: the
-    checkpoint that follows a load otherwise flushes gigabytes while the writes are measured,
-    and each commit waits behind it (filing 3.3 → 4.6 ms at both sizes in one run started 30 s
-    after the load). Needs a superuser (or pg_checkpoint); skipped, with a note, without."""
-    from django.db import DatabaseError
-
-    started = time.perf_counter()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("CHECKPOINT")
-    except DatabaseError as error:
-        log(f"  no CHECKPOINT before measuring ({error})")
-        return
-    log(f"  CHECKPOINT before measuring: {time.perf_counter() - started:.1f}s")
-
-
 def measure_one(args: argparse.Namespace) -> int:
     url = args.one_size
     os.environ["REDIS_URL"] = args.redis_url
@@ -396,7 +379,6 @@ def measure_one(args: argparse.Namespace) -> int:
     from slas.figures import fold_changes
 
     fold_changes()
-    checkpoint(connection)
     who = people()
     it = who["it"]
     agent_api = {"Authorization": f"Token {who['agent_token']}", "Accept": "application/json"}
