@@ -66,6 +66,14 @@ def stand_in(value: Any, number: int) -> Any:
     raise TypeError(f"no stand-in for a {type(value).__name__}")
 
 
+def _literal(value: Any, connection: Any) -> str:
+    """`value` written into a statement's SQL, quoted as psycopg quotes a client-side parameter
+    (its % escaped: the SQL still takes parameters)."""
+    if type(value) is int:
+        return str(value)
+    return connection.ops.compose_sql("%s", [value]).replace("%", "%%")
+
+
 class Statement:
     """`queryset` compiled once; `rows(name=value, ...)` (`instances`, `dicts`) runs it with the
     values of the slots named when compiling (`Statement(queryset, ticket_id=slot(0))`).
@@ -133,8 +141,7 @@ class Statement:
                 positions[slot_at[position]].append(len(kept))
                 kept.append(param)
                 return "%s"
-            # Quoted as psycopg quotes a client-side parameter.
-            return connection.ops.compose_sql("%s", [param]).replace("%", "%%")
+            return _literal(param, connection)
 
         sql = _PLACEHOLDER.sub(written, self.sql)
         if next(params, None) is not None:
@@ -180,10 +187,8 @@ class Statement:
             if position not in written:
                 pieces.append("%s")
                 kept.append(value)
-            elif type(value) is int:
-                pieces.append(str(value))
-            else:  # quoted as psycopg quotes a client-side parameter
-                pieces.append(connection.ops.compose_sql("%s", [value]).replace("%", "%%"))
+            else:
+                pieces.append(_literal(value, connection))
             pieces.append(part)
         return "".join(pieces), kept
 
