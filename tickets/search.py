@@ -16,7 +16,7 @@ statement compiled once per shape of list (servicedesk.statements.fetch), the te
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -158,6 +158,15 @@ def term_pairs(term: str) -> set[int]:
     return {(ord(a) << 21) | ord(b) for a, b in zip(folded, folded[1:], strict=False)}
 
 
+def _kept(kept: tuple[float, Any], read: Callable[[Any], Any]) -> tuple[float, Any]:
+    """Statistics `kept` as (read at, value), read again with `read(cursor)` once they are
+    PAIR_STATISTICS_SECONDS old (ANALYZE renews PostgreSQL's)."""
+    if time.monotonic() - kept[0] < PAIR_STATISTICS_SECONDS:
+        return kept
+    with connections[router.db_for_read(Ticket)].cursor() as cursor:
+        return time.monotonic(), read(cursor)
+
+
 _pair_statistics: tuple[float, dict[int, float] | None] = (float("-inf"), None)
 
 
@@ -167,21 +176,20 @@ def common_pairs() -> dict[int, float] | None:
     titles than the least common listed), kept by the process for PAIR_STATISTICS_SECONDS;
     None without statistics (a table not analyzed yet)."""
     global _pair_statistics
-    read_at, pairs = _pair_statistics
-    if time.monotonic() - read_at < PAIR_STATISTICS_SECONDS:
-        return pairs
-    with connections[router.db_for_read(Ticket)].cursor() as cursor:
-        cursor.execute(
-            "SELECT most_common_elems::text, most_common_elem_freqs FROM pg_stats"
-            " WHERE schemaname = current_schema() AND tablename = 'ticket_title_grams_idx'"
-        )
-        row = cursor.fetchone()
-    pairs = None
-    if row is not None and row[0] is not None:
-        elements = [int(element) for element in row[0].strip("{}").split(",")]
-        pairs = dict(zip(elements, row[1], strict=False))  # the shares, then min, max, nulls
-    _pair_statistics = (time.monotonic(), pairs)
-    return pairs
+    _pair_statistics = _kept(_pair_statistics, _read_pairs)
+    return _pair_statistics[1]
+
+
+def _read_pairs(cursor: Any) -> dict[int, float] | None:
+    cursor.execute(
+        "SELECT most_common_elems::text, most_common_elem_freqs FROM pg_stats"
+        " WHERE schemaname = current_schema() AND tablename = 'ticket_title_grams_idx'"
+    )
+    row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    elements = [int(element) for element in row[0].strip("{}").split(",")]
+    return dict(zip(elements, row[1], strict=False))  # the shares, then min, max, nulls
 
 
 UNLISTED = 0  # the key of every department the statistics do not list (ids are positive)
@@ -193,18 +201,18 @@ def department_shares() -> dict[str, dict[int, float]] | None:
     (PostgreSQL's statistics: `{"provider_department_id": {id: share}, ...}`), kept as the
     pairs' are; None without statistics."""
     global _department_statistics
-    read_at, shares = _department_statistics
-    if time.monotonic() - read_at < PAIR_STATISTICS_SECONDS:
-        return shares
-    with connections[router.db_for_read(Ticket)].cursor() as cursor:
-        cursor.execute(
-            "SELECT attname, most_common_vals::text, most_common_freqs, null_frac FROM pg_stats"
-            " WHERE schemaname = current_schema() AND tablename = 'tickets_ticket'"
-            " AND attname IN ('provider_department_id', 'requester_department_id')"
-        )
-        rows = cursor.fetchall()
+    _department_statistics = _kept(_department_statistics, _read_department_shares)
+    return _department_statistics[1]
+
+
+def _read_department_shares(cursor: Any) -> dict[str, dict[int, float]] | None:
+    cursor.execute(
+        "SELECT attname, most_common_vals::text, most_common_freqs, null_frac FROM pg_stats"
+        " WHERE schemaname = current_schema() AND tablename = 'tickets_ticket'"
+        " AND attname IN ('provider_department_id', 'requester_department_id')"
+    )
     found: dict[str, dict[int, float]] = {}
-    for column, values, freqs, nulls in rows:
+    for column, values, freqs, nulls in cursor.fetchall():
         if values is None:
             continue
         listed = dict(zip((int(v) for v in values.strip("{}").split(",")), freqs, strict=True))
@@ -212,9 +220,7 @@ def department_shares() -> dict[str, dict[int, float]] | None:
         # those not listed together.
         listed[UNLISTED] = min(min(freqs), max(0.0, 1.0 - sum(freqs) - nulls))
         found[column] = listed
-    shares = found or None
-    _department_statistics = (time.monotonic(), shares)
-    return shares
+    return found or None
 
 
 def visible_share(values: dict[str, Any]) -> float | None:
