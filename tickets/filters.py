@@ -220,17 +220,16 @@ def filtered_ticket_rows(request: Request, *, search: bool = True) -> CompiledRo
         shapes.append(shape)
         values |= bound
 
-    def build(ordering: Sequence[str], **values: Any) -> QuerySet:
-        rows = selectors.visible_ticket_rows_of(visibility, values)
+    def filtered(rows: QuerySet, ordering: Sequence[str], values: dict[str, Any]) -> QuerySet:
         stand_ins = {shape[0]: _filter_value(shape, values) for shape in shapes}
         return ranked(apply_filters(rows, stand_ins), ordering)
 
+    def build(ordering: Sequence[str], **values: Any) -> QuerySet:
+        return filtered(selectors.visible_ticket_rows_of(visibility, values), ordering, values)
+
     def branches(ordering: Sequence[str], **values: Any) -> list[QuerySet]:
-        stand_ins = {shape[0]: _filter_value(shape, values) for shape in shapes}
-        return [
-            ranked(apply_filters(branch, stand_ins), ordering)
-            for branch in selectors.visible_ticket_row_branches_of(visibility, values)
-        ]
+        parts = selectors.visible_ticket_row_branches_of(visibility, values)
+        return [filtered(part, ordering, values) for part in parts]
 
     # Written into the SQL: the departments and the filters' values, whose share of the tickets
     # varies (servicedesk.statements.fetch); bound: the viewer's id, so that PostgreSQL keeps
